@@ -1,0 +1,5 @@
+import sys
+
+from access_checker.cli import main
+
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""What the widget shows, as element trees built from an Assessment and the request form.
+
+Pure functions: no ``js`` here, so every word the reader sees is testable on CPython.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from access_checker.assessment import Assessment
+from access_checker.policy import Policy
+from access_checker.request import FormField
+from access_checker.web.elements import El, Handler, h
+
+
+@dataclass(frozen=True)
+class Links:
+    """Turns a docname into a URL of this site (``root`` + ``pattern`` with ``PAGE`` replaced)."""
+
+    root: str
+    pattern: str = "PAGE.html"
+
+    def page(self, docname: str) -> str:
+        return self.root + self.pattern.replace("PAGE", docname)
+
+
+def informational_note() -> El:
+    return h("p", {"class": "access-checker__note"},
+             "This checker is informational: the platform itself decides what you can do, "
+             "and its decision wins if the two ever differ.")
+
+
+def _project_names(policy: Policy, ids: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(policy.project(pid).name for pid in ids)
+
+
+def assessment_view(assessment: Assessment, links: Links) -> El:
+    policy = assessment.policy
+    level = policy.level(assessment.level)
+    if assessment.signed_in:
+        where = _project_names(policy, assessment.level_projects)
+        headline = h("p", {"class": "access-checker__level", "data-level": level.id},
+                     "Your access level: ", h("strong", {}, level.name), f" (in {where})")
+    else:
+        headline = h("p", {"class": "access-checker__level", "data-level": level.id},
+                     "You are not signed in, so the checker cannot see your level. ",
+                     "Any registered user has at least ",
+                     h("a", {"href": links.page(policy.page) + "#" + _anchor_id(policy.levels[1].anchor)},
+                       policy.levels[1].name) if len(policy.levels) > 1 else None, ".")
+    rows = [
+        h("tr", {"data-project": p.id},
+          h("th", {"scope": "row"}, p.name),
+          h("td", {"data-level": assessment.projects[p.id]}, policy.level(assessment.projects[p.id]).name))
+        for p in policy.projects
+    ]
+    projects = h("table", {"class": "access-checker__projects"},
+                 h("caption", {}, "Your level in each project"),
+                 h("thead", {}, h("tr", {}, h("th", {"scope": "col"}, "Project"), h("th", {"scope": "col"}, "Level"))),
+                 h("tbody", {}, *rows)) if assessment.signed_in else None
+
+    def feature_item(verdict_index: int) -> El:
+        verdict = assessment.features[verdict_index]
+        needs = policy.level(verdict.feature.level).name
+        if verdict.allowed and assessment.signed_in:
+            extra = f" (in {_project_names(policy, verdict.projects)})"
+        else:
+            extra = f" (needs {needs})"
+        return h("li", {"data-feature": verdict.feature.id, "data-allowed": "true" if verdict.allowed else "false"},
+                 h("a", {"href": links.page(verdict.feature.page)}, verdict.feature.title), extra)
+
+    allowed = [i for i, v in enumerate(assessment.features) if v.allowed]
+    denied = [i for i, v in enumerate(assessment.features) if not v.allowed]
+    features = h("div", {"class": "access-checker__features"},
+                 h("p", {"class": "access-checker__subtitle"}, "What you can do"),
+                 h("ul", {"data-list": "allowed"}, *[feature_item(i) for i in allowed]) if allowed
+                 else h("p", {}, "Nothing yet: sign in to use the platform."),
+                 h("p", {"class": "access-checker__subtitle"}, "What you cannot do yet") if denied else None,
+                 h("ul", {"data-list": "denied"}, *[feature_item(i) for i in denied]) if denied else None)
+
+    return h("div", {"class": "access-checker__assessment"},
+             headline, projects, features, evidence_view(assessment), options_view(assessment, links))
+
+
+def _anchor_id(label: str | None) -> str:
+    # Sphinx turns a label like ``authentication_basic`` into the HTML id ``authentication-basic``.
+    return (label or "").replace("_", "-")
+
+
+def evidence_view(assessment: Assessment) -> El | None:
+    if not assessment.signed_in:
+        return None
+    policy = assessment.policy
+    lowest = policy.lowest.id
+    counted = [e for e in assessment.evidence if e.level != lowest]
+    items = [
+        h("li", {}, h("code", {}, f"{e.source} = {e.value}"),
+          f" gives {policy.level(e.level).name} in {policy.project(e.project).name}: {e.why}")
+        for e in counted
+    ]
+    ignored = [h("li", {}, h("code", {}, f"{i.source} = {i.value}"), f": {i.reason}") for i in assessment.ignored]
+    return h("details", {"class": "access-checker__evidence", "open": ""},
+             h("summary", {}, "Why: what counted"),
+             h("ul", {"data-list": "evidence"}, *items),
+             h("p", {}, f"Ignored ({len(ignored)}):") if ignored else None,
+             h("ul", {"data-list": "ignored"}, *ignored) if ignored else None)
+
+
+def options_view(assessment: Assessment, links: Links) -> El | None:
+    if not assessment.options:
+        return h("p", {"class": "access-checker__options"}, "You have the highest level in every project: nothing to upgrade.")
+    items = []
+    for option in assessment.options:
+        url = option.url if option.url.startswith("https://") else links.page(option.url)
+        items.append(h("li", {"data-option": option.kind}, h("a", {"href": url}, option.title)))
+    return h("div", {"class": "access-checker__options"},
+             h("p", {"class": "access-checker__subtitle"}, "How to get more"),
+             h("ul", {}, *items))
+
+
+def field_view(f: FormField, value: str | list[str] | bool, readonly: bool = False) -> El:
+    """One labelled input with its hint and an (empty) error slot tied by aria-describedby."""
+    fid = "ac-" + f.name.replace(".", "-").replace("_", "-")
+    hint_id, error_id = f"{fid}-hint", f"{fid}-error"
+    described = f"{hint_id} {error_id}"
+    error = h("p", {"class": "access-checker__error", "id": error_id, "data-error-for": f.name})
+    hint = h("p", {"class": "access-checker__hint", "id": hint_id}, f.hint)
+    if f.kind == "checkboxes":
+        chosen = value if isinstance(value, list) else []
+        boxes = [
+            h("label", {"class": "access-checker__choice"},
+              h("input", {"type": "checkbox", "name": f.name, "value": c.value,
+                          **({"checked": ""} if c.value in chosen else {})}),
+              f" {c.label}")
+            for c in f.choices
+        ]
+        return h("fieldset", {"class": "access-checker__field", "data-field": f.name, "aria-describedby": described},
+                 h("legend", {}, f.label), hint, *boxes, error)
+    if f.kind == "checkbox":
+        attrs = {"type": "checkbox", "id": fid, "name": f.name, "aria-describedby": described}
+        if value is True:
+            attrs["checked"] = ""
+        label = h("label", {"for": fid}, f.label)
+        link = (h("a", {"href": f.link, "target": "_blank", "rel": "noopener noreferrer"}, "Read the acceptable use policy")
+                if f.link else None)
+        return h("div", {"class": "access-checker__field access-checker__field--checkbox", "data-field": f.name},
+                 h("input", attrs), " ", label, " ", link, hint, error)
+    text = value if isinstance(value, str) else ""
+    attrs = {"id": fid, "name": f.name, "aria-describedby": described}
+    if f.kind == "multiline":
+        control = h("textarea", {**attrs, "rows": "5"}, text)
+    else:
+        input_type = {"email": "email", "number": "number"}.get(f.kind, "text")
+        attrs.update({"type": input_type, "value": text})
+        if f.kind == "number":
+            attrs.update({"inputmode": "numeric", "min": str(f.minimum), "max": str(f.maximum), "step": "1"})
+        if f.autocomplete:
+            attrs["autocomplete"] = f.autocomplete
+        if readonly:
+            attrs["readonly"] = ""
+        control = h("input", attrs)
+    return h("div", {"class": "access-checker__field", "data-field": f.name},
+             h("label", {"for": fid}, f.label), hint, control, error)
+
+
+def account_view(account: dict[str, object] | None, policy: Policy) -> El:
+    """The account context that goes with the request: read-only, from the sign-in."""
+    if account is None or account.get("self_reported", True):
+        return h("p", {"class": "access-checker__account", "data-account": "self-reported"},
+                 "You are not signed in: the request carries no account details, and support will "
+                 "look up your account from your e-mail address (self-reported).")
+    levels = account.get("levels")
+    level_text = ", ".join(
+        f"{policy.project(pid).name}: {policy.level(str(lid)).name}"
+        for pid, lid in (levels.items() if isinstance(levels, dict) else [])
+    )
+    rows = [("Account id", account.get("subject")), ("Identity provider", account.get("identity_provider")),
+            ("Issuer", account.get("issuer")), ("Current levels", level_text)]
+    return h("dl", {"class": "access-checker__account", "data-account": "signed-in"},
+             *[part for label, value in rows if value
+               for part in (h("dt", {}, label), h("dd", {}, str(value)))])
+
+
+def outputs_view(*, helpdesk: str, mailto: str, on_copy: Handler, on_download: Handler, short_mailto: bool) -> El:
+    return h("div", {"class": "access-checker__outputs", "data-outputs": ""},
+             h("p", {"class": "access-checker__subtitle"}, "Send your request"),
+             h("p", {}, "Your request is ready. Send it to support in one of these ways:"),
+             h("ul", {},
+               h("li", {}, h("a", {"href": helpdesk, "target": "_blank", "rel": "noopener noreferrer",
+                                   "data-output": "helpdesk"}, "Open a helpdesk ticket"),
+                 " (preferred) and paste the request: ",
+                 h("button", {"type": "button", "data-output": "copy"}, "Copy request", on={"click": on_copy})),
+               h("li", {}, h("a", {"href": mailto, "data-output": "mailto"}, "E-mail support"),
+                 " (the message asks you to attach the JSON file)" if short_mailto else None),
+               h("li", {}, h("button", {"type": "button", "data-output": "download"}, "Download JSON",
+                             on={"click": on_download}),
+                 " to attach to your ticket or e-mail.")),
+             h("p", {"class": "access-checker__next"},
+               "What happens next: the support team reviews each request by hand and answers by e-mail. "
+               "There is no automatic confirmation, and resources are limited, so a review can take a few days."))
+
+
+def privacy_view(on_forget: Handler) -> El:
+    return h("div", {"class": "access-checker__privacy"},
+             h("p", {"class": "access-checker__subtitle"}, "Your data in this browser"),
+             h("p", {}, "Sign-in tokens stay in this tab's memory only and are gone when you close it. "
+                        "Your access summary and claims stay in this tab's session storage until you sign out or close the tab. "
+                        "Your request draft is saved in this browser's local storage as you type, for 30 days, "
+                        "so that a reload loses nothing. Nothing is sent anywhere until you contact support."),
+             h("button", {"type": "button", "data-action": "forget"}, "Forget my data", on={"click": on_forget}))
