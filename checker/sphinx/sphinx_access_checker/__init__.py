@@ -1,0 +1,21 @@
+"""Sphinx extension: the AI4OS access policy in the docs, and the in-browser access checker.
+
+One module per feature, each with its own ``setup``: configuration, the policy of record,
+level references, requirement boxes, the widget, the asset pipeline and the page assets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+
+from sphinx_access_checker import assets, config, csp, pages, policy_source, references, requirement, widget
+
+__version__ = "1.0.0"
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    for feature in (config, policy_source, references, requirement, widget, assets, pages, csp):
+        feature.setup(app)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

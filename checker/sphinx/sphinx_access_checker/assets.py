@@ -1,0 +1,177 @@
+"""The asset pipeline: what the widget needs, staged under content-versioned names.
+
+At ``builder-inited`` (HTML builders only) the extension stages, in its cache folder:
+
+- ``runtime-<pyodide version>-<hash>/``: the five Pyodide boot files, verified against the
+  committed SHA-256 list (nothing else of the npm package ships);
+- ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel;
+- ``policy-<policy version>.toml``: the policy file of record, the bytes the docs render from;
+- ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
+
+The staging folder is added to ``html_static_path``, so Sphinx copies it into ``_static/``
+(copying skips files that are already identical). Each name changes when its content does,
+so every one of them can be cached for a year. Unchanged inputs are not rebuilt or rehashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.errors import ConfigError
+from sphinx.util import logging
+
+import access_checker
+from sphinx_access_checker import wheel
+from sphinx_access_checker.policy_source import get_policy
+
+logger = logging.getLogger(__name__)
+
+HERE: Final = Path(__file__).resolve().parent
+PYODIDE_PINS: Final = HERE / "pyodide-sha256.json"
+UI_SOURCES: Final = HERE / "static"
+HTML_BUILDERS: Final = ("html", "dirhtml")
+PREFIX: Final = "access-checker"
+
+
+@dataclass(frozen=True)
+class Assets:
+    """URLs of the staged assets, relative to the output root."""
+
+    runtime: str
+    wheel: str
+    policy: str
+    policy_version: str
+    ui: str
+
+
+# Keyed by output folder: visitors and page hooks get the builder, not the application, and
+# parallel writers are forked after builder-inited, so they inherit this mapping.
+STAGED: dict[str, Assets] = {}
+
+
+def _short_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _setup_hint(path: Path) -> str:
+    return f"{path} is missing or incomplete: run the set-up first (`make setup`, which runs `npm ci`)."
+
+
+def _stage_runtime(node_modules: Path, target_root: Path) -> str:
+    pins = json.loads(PYODIDE_PINS.read_text())
+    package = node_modules / "pyodide"
+    try:
+        installed = json.loads((package / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(_setup_hint(package)) from None
+    if installed != pins["version"]:
+        raise ConfigError(
+            f"{package} is pyodide {installed}, but the site pins {pins['version']}: run `make setup` (npm ci)."
+        )
+    name = f"runtime-{pins['version']}-{_short_hash(json.dumps(pins['files'], sort_keys=True).encode())}"
+    target = target_root / name
+    stamp = target / ".verified"
+    signature = json.dumps(
+        {f: [(package / f).stat().st_size, (package / f).stat().st_mtime_ns] for f in pins["files"] if (package / f).exists()},
+        sort_keys=True,
+    )
+    if stamp.exists() and stamp.read_text() == signature:
+        return name
+    for filename, expected in pins["files"].items():
+        source = package / filename
+        if not source.is_file():
+            raise ConfigError(_setup_hint(source))
+        if hashlib.sha256(source.read_bytes()).hexdigest() != expected:
+            raise ConfigError(
+                f"{source} does not match its pinned SHA-256 (pyodide-sha256.json): reinstall with `npm ci`."
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target / filename)
+    stamp.write_text(signature)
+    return name
+
+
+def _stage_wheel(target_root: Path) -> str:
+    package_dir = Path(access_checker.__file__).resolve().parent
+    digest = wheel.sources_digest(package_dir, access_checker.__version__.encode())[:12]
+    folder = f"wheel-{digest}"
+    path = target_root / folder / wheel.wheel_name(access_checker.__version__)
+    if not path.exists():
+        wheel.build_wheel(package_dir, access_checker.__version__, path)
+        logger.info("access-checker: built %s", path.name)
+    return f"{folder}/{path.name}"
+
+
+def _stage_ui(node_modules: Path, target_root: Path) -> str:
+    oauth = node_modules / "oauth4webapi" / "build" / "index.js"
+    if not oauth.is_file():
+        raise ConfigError(_setup_hint(oauth))
+    files = {p.name: p.read_bytes() for p in sorted(UI_SOURCES.iterdir()) if p.is_file()}
+    files["oauth4webapi.mjs"] = oauth.read_bytes()
+    digest = hashlib.sha256()
+    for filename, data in sorted(files.items()):
+        digest.update(filename.encode() + b"\0" + data)
+    folder = f"ui-{digest.hexdigest()[:12]}"
+    target = target_root / folder
+    if not target.is_dir():
+        tmp = target_root / f".{folder}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for filename, data in files.items():
+            (tmp / filename).write_bytes(data)
+        tmp.replace(target)
+    return folder
+
+
+def _stage_policy(config: Config, target_root: Path) -> tuple[str, str]:
+    policy = get_policy(config)
+    name = f"policy-{policy.version}.toml"
+    target = target_root / name
+    if not target.exists():
+        target.write_bytes(Path(config.access_checker_policy).read_bytes())
+    return name, policy.version
+
+
+def stage(app: Sphinx) -> None:
+    """builder-inited: stage the assets and put them on ``html_static_path`` (HTML only)."""
+    if app.builder.name not in HTML_BUILDERS:
+        return
+    config = app.config
+    static_root = Path(config.access_checker_cache_dir) / "static"
+    target_root = static_root / PREFIX
+    target_root.mkdir(parents=True, exist_ok=True)
+    node_modules = Path(config.access_checker_node_modules)
+
+    runtime = _stage_runtime(node_modules, target_root)
+    wheel_path = _stage_wheel(target_root)
+    policy_name, policy_version = _stage_policy(config, target_root)
+    ui = _stage_ui(node_modules, target_root)
+
+    # Only the current generation is copied to the output; older ones stay out of the site.
+    keep = {runtime, wheel_path.split("/")[0], policy_name, ui}
+    for entry in target_root.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+    base = f"_static/{PREFIX}"
+    STAGED[str(app.builder.outdir)] = Assets(
+        runtime=f"{base}/{runtime}/", wheel=f"{base}/{wheel_path}", policy=f"{base}/{policy_name}",
+        policy_version=policy_version, ui=f"{base}/{ui}/",
+    )
+    if str(static_root) not in config.html_static_path:
+        config.html_static_path.append(str(static_root))
+
+
+def staged(outdir: str | Path) -> Assets:
+    return STAGED[str(outdir)]
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("builder-inited", stage)

@@ -1,0 +1,62 @@
+"""Which pages carry the widget or a requirement box, and the small assets each one gets.
+
+Pages without either load nothing of ours; the box script and CSS go only where boxes are,
+and the widget's loader only where the widget is (the Pyodide runtime loads later, on demand).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+from sphinx_access_checker.assets import HTML_BUILDERS, staged
+
+WIDGET = "access_checker_widget_pages"
+BOXES = "access_checker_box_pages"
+
+
+def _pages(env: BuildEnvironment, kind: str) -> set[str]:
+    pages: set[str] | None = getattr(env, kind, None)
+    if pages is None:
+        pages = set()
+        setattr(env, kind, pages)
+    return pages
+
+
+def note(env: BuildEnvironment, kind: str) -> None:
+    _pages(env, kind).add(env.docname)
+
+
+def has(env: BuildEnvironment, kind: str, docname: str) -> bool:
+    return docname in _pages(env, kind)
+
+
+def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    for kind in (WIDGET, BOXES):
+        _pages(env, kind).discard(docname)
+
+
+def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    for kind in (WIDGET, BOXES):
+        _pages(env, kind).update(_pages(other, kind) & docnames)
+
+
+def _page_assets(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    if app.builder.name not in HTML_BUILDERS:
+        return
+    ui = staged(app.builder.outdir).ui.removeprefix("_static/")
+    widget, boxes = has(app.env, WIDGET, pagename), has(app.env, BOXES, pagename)
+    if widget or boxes:
+        app.add_css_file(f"{ui}access-checker.css")
+    if widget:
+        app.add_js_file(f"{ui}widget.mjs", type="module")
+    if boxes:
+        app.add_js_file(f"{ui}boxes.mjs", type="module")
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("html-page-context", _page_assets)

@@ -1,0 +1,128 @@
+"""The ``access-checker`` directive: the widget's root element and its no-JavaScript fallback.
+
+The directive emits a neutral ``access_checker_widget`` node holding the fallback text. The
+HTML site renders it as the widget's root (``data-access-checker``, settings in ``data-*``)
+and keeps the fallback inside ``<noscript>``; every other builder (latex, text, epub, …) gets
+just the fallback: the page's own text plus a pointer to support, and no assets.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.osutil import relative_uri
+from sphinx.writers.html5 import HTML5Translator
+
+from sphinx_access_checker import pages
+from sphinx_access_checker.assets import HTML_BUILDERS, staged
+from sphinx_access_checker.policy_source import get_policy, policy_of_record
+from sphinx_access_checker.references import doc_link
+
+
+class access_checker_widget(nodes.General, nodes.Element):  # noqa: N801 (docutils naming)
+    """Root of the in-page checker; children are the fallback for readers without it."""
+
+
+class AccessCheckerDirective(SphinxDirective):
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        policy = policy_of_record(self.env)
+        pages.note(self.env, pages.WIDGET)
+        fallback = nodes.paragraph()
+        fallback += nodes.Text(
+            "The interactive access checker runs in the web version of this page. "
+            "To ask for a higher access level, "
+        )
+        fallback += doc_link(policy.support.page, "contact support")
+        fallback += nodes.Text(f" (helpdesk: {policy.support.helpdesk}, e-mail: {policy.support.email}).")
+        node = access_checker_widget()
+        node += fallback
+        self.set_source_info(node)
+        return [node]
+
+
+def _attrs(values: dict[str, str]) -> str:
+    return " ".join(f'{name}="{escape(value, quote=True)}"' for name, value in values.items())
+
+
+def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> None:
+    builder = self.builder
+    if builder.name not in HTML_BUILDERS:
+        return  # epub, singlehtml…: the fallback paragraph renders as it is
+    config = builder.config
+    docname = builder.current_docname
+    here = builder.get_target_uri(docname)
+    assets = staged(builder.outdir)
+    policy = get_policy(config)
+
+    def url(target: str) -> str:
+        return relative_uri(here, target)
+
+    def page(name: str) -> str:
+        # Relative to the site root (data-root), so that a page can name itself.
+        return builder.get_target_uri(name)
+
+    signin = "signed-out" if config.access_checker_oidc_client_id else "unavailable"
+    root = _attrs({
+        "class": "access-checker",
+        "data-access-checker": "",
+        "data-state": "idle",
+        "data-signin": signin,
+        "data-root": url("") or "./",
+        "data-page-pattern": builder.get_target_uri("PAGE"),
+        "data-runtime": url(assets.runtime),
+        "data-wheel": url(assets.wheel),
+        "data-policy": url(assets.policy),
+        "data-policy-version": assets.policy_version,
+        "data-boot-timeout": str(config.access_checker_boot_timeout),
+        "data-issuer": config.access_checker_oidc_issuer,
+        "data-client-id": config.access_checker_oidc_client_id,
+        "data-scopes": config.access_checker_oidc_scopes,
+        "data-redirect-page": page(config.access_checker_oidc_redirect_page),
+        "data-post-logout-page": page(config.access_checker_oidc_post_logout_page),
+        "data-support-page": page(policy.support.page),
+        "data-helpdesk": policy.support.helpdesk,
+        "data-support-email": policy.support.email,
+        "aria-labelledby": "access-checker-title",
+    })
+    signin_button = (
+        '<button type="button" class="access-checker__button" data-action="sign-in">Sign in and check my access</button>'
+        if config.access_checker_oidc_client_id else ""
+    )
+    self.body.append(
+        f"<section {root}>"
+        '<p class="access-checker__title" id="access-checker-title">Check your access level</p>'
+        '<p class="access-checker__intro">Sign in to see your level, overall and per project, what it '
+        "allows and why; or fill in an upgrade request by hand. It runs in your browser; nothing is "
+        "sent anywhere until you choose to contact support.</p>"
+        '<div class="access-checker__actions">'
+        f"{signin_button}"
+        '<button type="button" class="access-checker__button" data-action="start">'
+        f"{'Check without signing in' if signin_button else 'Start the access checker'}</button>"
+        "</div>"
+        '<p class="access-checker__status" role="status" aria-live="polite"></p>'
+        '<div class="access-checker__app"></div>'
+        "<noscript>"
+    )
+
+
+def depart_widget_html(self: HTML5Translator, node: access_checker_widget) -> None:
+    if self.builder.name in HTML_BUILDERS:
+        self.body.append("</noscript></section>")
+
+
+def _fallback_only(self: object, node: access_checker_widget) -> None:
+    """Other formats: the widget cannot run there, its fallback paragraph renders as it is."""
+
+
+def setup(app: Sphinx) -> None:
+    fallback = (_fallback_only, _fallback_only)
+    app.add_node(
+        access_checker_widget, html=(visit_widget_html, depart_widget_html),
+        latex=fallback, text=fallback, man=fallback, texinfo=fallback,
+    )
+    app.add_directive("access-checker", AccessCheckerDirective)

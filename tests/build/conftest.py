@@ -1,0 +1,68 @@
+"""A small generated Sphinx project that uses every directive and role of the extension."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sphinx.testing.util import SphinxTestApp
+
+from access_checker.policy import Policy, load_policy
+from tests.conftest import NODE_MODULES, REPO
+
+DEFAULT_POLICY = REPO / "checker/core/access_checker/policies/ai4os.toml"
+
+
+def write_project(root: Path, policy_file: Path = DEFAULT_POLICY, extra_conf: str = "") -> Policy:
+    """One page per policy feature (each opening with its box), the levels page, support."""
+    policy = load_policy(policy_file)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "conf.py").write_text(
+        'extensions = ["sphinx_access_checker"]\n'
+        "nitpicky = True\n"
+        f"access_checker_policy = {str(policy_file)!r}\n"
+        f"access_checker_node_modules = {str(NODE_MODULES)!r}\n"
+        f"access_checker_cache_dir = {str(root.parent / 'cache')!r}\n" + extra_conf
+    )
+    pages = sorted({f.page for f in policy.features} | {policy.page, policy.support.page})
+    (root / "index.rst").write_text("Test site\n=========\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
+    for feature in policy.features:
+        _page(root, feature.page, f"{feature.title}\n{'=' * len(feature.title)}\n\n"
+              f".. access-requirement:: {feature.id}\n\nSome text about {feature.id}.\n")
+    levels = "".join(
+        f".. _{level.anchor}:\n\n{level.title}\n{'-' * len(level.title)}\n\n.. access-features:: {level.id}\n\n"
+        for level in policy.levels if level.anchor
+    )
+    _page(root, policy.page, "Access levels\n=============\n\n.. access-checker::\n\n" + levels
+          + "Projects\n--------\n\n.. access-projects::\n\nMembers get :access-level:`full`.\n")
+    _page(root, policy.support.page, "Support\n=======\n\nAsk the helpdesk.\n")
+    return policy
+
+
+def _page(root: Path, docname: str, text: str) -> None:
+    path = root / f"{docname}.rst"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+BuildFn = Callable[..., SphinxTestApp]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[BuildFn]:
+    """Build the generated project with any builder; returns the finished SphinxTestApp."""
+    apps: list[SphinxTestApp] = []
+
+    def build(buildername: str = "html", srcdir: Path | None = None, **kwargs: object) -> SphinxTestApp:
+        src = srcdir or tmp_path / "src"
+        if not (src / "conf.py").exists():
+            write_project(src)
+        app = SphinxTestApp(buildername, srcdir=src, builddir=tmp_path / "build", **kwargs)  # type: ignore[arg-type]
+        apps.append(app)
+        app.build()
+        return app
+
+    yield build
+    for app in apps:
+        app.cleanup()
