@@ -1,0 +1,1 @@
+"""Local development stack: the demo OpenID provider and the static site server."""
