@@ -6,11 +6,12 @@ import dataclasses
 import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from access_checker.policy import Policy
+from access_checker.policy import Policy, default_policy
 from access_checker.request import (
     KIND,
     SCHEMA_ID,
@@ -247,11 +248,13 @@ def test_gpus_must_be_a_whole_number_in_range(policy: Policy, value: str) -> Non
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("resources.gpus", "2", 2), ("resources.gpus", " 0 ", 0), ("resources.gpus", "02", 2), ("resources.gpus", 1, 1),
+    ("resources.gpus", 2.0, 2),
     ("resources.storage_gb", "500", 500), ("resources.storage_gb", "0", 0),
     ("duration_months", "1", 1), ("duration_months", "24", 24),
 ])
 def test_numbers_from_form_strings(policy: Policy, field: str, value: object, expected: int) -> None:
-    request = make(policy, **{field: value})
+    request = validate_form({**good_form(), field: value}, policy, clock=clock, new_id=new_id).request
+    assert request is not None
     got = {"resources.gpus": request.resources.gpus, "resources.storage_gb": request.resources.storage_gb,
            "duration_months": request.duration_months}[field]
     assert got == expected
@@ -259,7 +262,7 @@ def test_numbers_from_form_strings(policy: Policy, field: str, value: object, ex
 
 @pytest.mark.parametrize(("field", "value"), [
     ("resources.storage_gb", "501"), ("duration_months", "0"), ("duration_months", "25"), ("resources.gpus", True),
-    ("resources.gpus", 2.0), ("resources.gpus", None),
+    ("resources.gpus", 2.5), ("resources.gpus", None), ("resources.gpus", math.nan),
 ])
 def test_numbers_out_of_range_or_wrong(policy: Policy, field: str, value: object) -> None:
     assert list(check({**good_form(), field: value}, policy)) == [field]
@@ -551,12 +554,18 @@ def test_schema_header(policy: Policy) -> None:
     json.dumps(schema, ensure_ascii=True).encode("ascii")  # patterns are plain \\u escapes
 
 
+def schema_validator(policy: Policy) -> Any:
+    """A jsonschema validator: call only from cpython_only tests (jsonschema is compiled)."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+    schema = json_schema(policy)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
 @pytest.mark.cpython_only
 def test_schema_is_valid_draft_2020_12(policy: Policy, doc: dict[str, object]) -> None:
-    from jsonschema import Draft202012Validator
-
-    Draft202012Validator.check_schema(json_schema(policy))
-    assert Draft202012Validator(json_schema(policy)).is_valid(doc)
+    assert schema_validator(policy).is_valid(doc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -672,3 +681,22 @@ def test_mailto_refuses_an_absurd_support_address(policy: Policy) -> None:
     odd = dataclasses.replace(policy, support=dataclasses.replace(policy.support, email="s" * 2000 + "@example.org"))
     with pytest.raises(ValueError, match="support address"):
         mailto_url(make(policy), odd)
+
+
+def test_a_policy_with_more_projects_and_levels(extended_policy: Policy) -> None:
+    request = make(extended_policy, projects=["tutorials", "kmd4eosc"], features=["llm"],
+                   account={"levels": {"tutorials": "intermediate", "ai4eosc": "basic"}})
+    doc = to_document(request)
+    assert doc["projects"] == ["kmd4eosc", "tutorials"]
+    assert doc["account"] == {"self_reported": True, "subject": None, "issuer": None, "identity_provider": None,
+                              "levels": {"ai4eosc": "basic", "tutorials": "intermediate"}}
+    assert validate_document(doc, extended_policy) == []
+    assert "  Current levels: AI4EOSC: basic access; Tutorials: intermediate access" in summary_text(request, extended_policy)
+    assert list(problems_of(doc, default_policy())) == ["projects[0]", "projects[1]", "account.levels.tutorials"]
+
+
+@pytest.mark.cpython_only
+def test_schema_follows_the_policy(extended_policy: Policy) -> None:
+    doc = to_document(make(extended_policy, projects=["tutorials"], account={"levels": {"kmd4eosc": "intermediate"}}))
+    assert schema_validator(extended_policy).is_valid(doc)
+    assert not schema_validator(default_policy()).is_valid(doc)

@@ -169,7 +169,9 @@ _ISSUER_RE: Final = re.compile(ISSUER_PATTERN)
 _UUID_RE: Final = re.compile(UUID_PATTERN)
 _CREATED_RE: Final = re.compile(CREATED_PATTERN)
 _DIGITS_RE: Final = re.compile("[0-9]{1,12}")
-# What the form strips from both ends: str.isspace() minus the characters rejected anyway.
+# What the form strips from both ends: the spaces, tabs and line breaks a reader can type. The
+# other characters Python calls white space (U+000B, U+000C, U+001C-U+001F, U+0085, U+2028,
+# U+2029) are rejected with a message instead of vanishing silently.
 _STRIP: Final = (
     " \t\n\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u202f\u205f\u3000"
@@ -846,8 +848,8 @@ def _form_int(form: Mapping[str, object], name: str, low: int, high: int, errors
         digits = raw.strip(_STRIP)
         if _DIGITS_RE.fullmatch(digits):
             number = int(digits)
-    elif isinstance(raw, int) and not isinstance(raw, bool):
-        number = raw
+    else:
+        number = _json_int(raw)  # a UI may hand over numbers instead of the inputs' strings
     if number is None or not low <= number <= high:
         errors[name] = f"Enter a whole number from {low} to {_count(high)}."
         return low
@@ -976,7 +978,7 @@ def json_schema(policy: Policy) -> dict[str, object]:
     def ids(known: list[str]) -> dict[str, object]:
         return {"type": "array", "items": {"enum": known}, "minItems": 1, "uniqueItems": True}
 
-    no_final_newline = {"type": "string", "pattern": "\n$"}
+    no_final_newline = {"type": "string", "pattern": r"\n$"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -1036,12 +1038,15 @@ def json_schema(policy: Policy) -> dict[str, object]:
         },
         "$defs": {
             "line": {
-                "$comment": "One trimmed line without rejected characters.",
+                "$comment": (
+                    "One trimmed line without rejected characters. The `not` matters only to regex "
+                    "engines whose $ also matches before a final line break (Python, PCRE)."
+                ),
                 "pattern": LINE_PATTERN,
                 "not": no_final_newline,
             },
             "paragraphs": {
-                "$comment": "Trimmed text; \\n and tab allowed inside, nothing else rejected.",
+                "$comment": "Like line, but line feeds and tabs are allowed inside the text.",
                 "pattern": PARAGRAPHS_PATTERN,
                 "not": no_final_newline,
             },

@@ -49,22 +49,17 @@ def json_filename(request: UpgradeRequest) -> str:
 
 
 def _clean(text: str) -> str:
-    # Lone surrogates would make the text unencodable as UTF-8 (and so unsendable).
-    text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text) if _has_surrogate(text) else text
+    """Text that is safe to show and to encode, even from a request that skipped validation."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the text could not be sent at all
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
     return text.translate(_UNSAFE)
 
 
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _lines(text: str) -> list[str]:
-    # splitlines() breaks at every character a mail client might show as a new line
-    # (\r, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029), not only \n.
+    # Besides \n, splitlines() breaks at U+2028 and U+2029, which mail clients may also show
+    # as new lines; the other line-breaking controls are already replaced by _clean.
     return _clean(text).splitlines() or [""]
 
 
@@ -97,7 +92,7 @@ def summary_text(request: UpgradeRequest, policy: Policy) -> str:
         f"Features: {_value(_names(request.features, features).replace(', ', '; '))}",
         f"GPUs: {_value(resources.gpus)}",
         f"Storage: {_value(resources.storage_gb)} GB",
-        f"Duration: {_value(request.duration_months)} months",
+        f"Duration: {_value(request.duration_months)} month{'' if request.duration_months == 1 else 's'}",
         f"Heard about the platform from: {_value(request.heard_from)}",
         "Acceptable use policy: "
         + (f"accepted ({policy.support.acceptable_use})" if request.accepted_aup is True else "NOT accepted"),
