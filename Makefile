@@ -7,9 +7,9 @@ SPHINXOPTS ?= -n -W --keep-going
 PORT ?= 8000
 IDP_PORT ?= 9400
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
-# The local OpenID provider of dev/idp that `make serve` runs. The widget's sign-in flow is not
-# built yet (issue 5), so no client id is set: the page offers the manual request form.
-DEMO_ENV := ACCESS_CHECKER_OIDC_ISSUER=http://127.0.0.1:$(IDP_PORT)
+# The demo sign-in that `make serve` wires up (the local OpenID provider of dev/idp).
+DEMO_ENV := ACCESS_CHECKER_OIDC_ISSUER=http://127.0.0.1:$(IDP_PORT) \
+            ACCESS_CHECKER_OIDC_CLIENT_ID=ai4os-docs-demo
 
 .PHONY: setup html serve-html serve livehtml linkcheck lint test bench clean
 
@@ -66,6 +66,7 @@ lint: setup
 test: setup
 	@test -n "$(CHROMIUM)" || { echo "Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium), then rerun make test."; exit 1; }
 	$(MAKE) --no-print-directory lint
+	node --test tests/js/
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 bench: setup

@@ -113,7 +113,8 @@ def _stage_ui(node_modules: Path, target_root: Path) -> str:
     oauth = node_modules / "oauth4webapi" / "build" / "index.js"
     if not oauth.is_file():
         raise ConfigError(_setup_hint(oauth))
-    files = {p.name: p.read_bytes() for p in sorted(UI_SOURCES.iterdir()) if p.is_file()}
+    # Type declarations serve tsc in the source tree only.
+    files = {p.name: p.read_bytes() for p in sorted(UI_SOURCES.iterdir()) if p.is_file() and not p.name.endswith(".d.mts")}
     files["oauth4webapi.mjs"] = oauth.read_bytes()
     digest = hashlib.sha256()
     for filename, data in sorted(files.items()):

@@ -49,6 +49,11 @@ def _attrs(values: dict[str, str]) -> str:
     return " ".join(f'{name}="{escape(value, quote=True)}"' for name, value in values.items())
 
 
+def _button(action: str, text: str, *, hidden: bool = False) -> str:
+    return (f'<button type="button" class="access-checker__button" data-action="{action}"'
+            f'{" hidden" if hidden else ""}>{escape(text)}</button>')
+
+
 def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> None:
     builder = self.builder
     if builder.name not in HTML_BUILDERS:
@@ -66,12 +71,12 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         # Relative to the site root (data-root), so that a page can name itself.
         return builder.get_target_uri(name)
 
-    signin = "signed-out" if config.access_checker_oidc_client_id else "unavailable"
+    signin_state = "signed-out" if config.access_checker_oidc_client_id else "unavailable"
     root = _attrs({
         "class": "access-checker",
         "data-access-checker": "",
         "data-state": "idle",
-        "data-signin": signin,
+        "data-signin": signin_state,
         "data-root": url("") or "./",
         "data-page-pattern": builder.get_target_uri("PAGE"),
         "data-runtime": url(assets.runtime),
@@ -89,10 +94,17 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "data-support-email": policy.support.email,
         "aria-labelledby": "access-checker-title",
     })
-    signin_button = (
-        '<button type="button" class="access-checker__button" data-action="sign-in">Sign in and check my access</button>'
-        if config.access_checker_oidc_client_id else ""
-    )
+    signin = ""
+    if config.access_checker_oidc_client_id:
+        signin = (
+            _button("sign-in", "Sign in and check my access")
+            + '<span class="access-checker__who" hidden></span>'
+            + _button("sign-out", "Sign out", hidden=True)
+            + '<span class="access-checker__signout" hidden>Also discard your request draft? '
+            + _button("sign-out-keep", "Sign out, keep the draft") + " "
+            + _button("sign-out-discard", "Sign out, discard the draft") + "</span>"
+        )
+    start = _button("start", "Check without signing in" if signin else "Start the access checker")
     self.body.append(
         f"<section {root}>"
         '<p class="access-checker__title" id="access-checker-title">Check your access level</p>'
@@ -100,11 +112,10 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "allows and why; or fill in an upgrade request by hand. It runs in your browser; nothing is "
         "sent anywhere until you choose to contact support.</p>"
         '<div class="access-checker__actions">'
-        f"{signin_button}"
-        '<button type="button" class="access-checker__button" data-action="start">'
-        f"{'Check without signing in' if signin_button else 'Start the access checker'}</button>"
+        f"{signin}{start}"
         "</div>"
         '<p class="access-checker__status" role="status" aria-live="polite"></p>'
+        '<p class="access-checker__message" role="alert" hidden></p>'
         '<div class="access-checker__app"></div>'
         "<noscript>"
     )

@@ -75,7 +75,8 @@ class Widget:
     def _store_summary(self, assessment: Assessment, expires: int) -> None:
         from js import sessionStorage
 
-        if assessment.signed_in and expires:
+        # An expiry already passed (a slow boot outlived a short token) leaves no summary.
+        if assessment.signed_in and expires > time.time():
             sessionStorage.setItem(drafts.SUMMARY_KEY, json.dumps(assessment.summary(expires)))
         else:
             sessionStorage.removeItem(drafts.SUMMARY_KEY)
@@ -202,12 +203,17 @@ class Widget:
         self._announce("Your request is ready to send.")
 
     def _discard(self, event: Any) -> None:
+        self.discard_draft()
+        self._announce("The draft is discarded.")
+
+    def discard_draft(self) -> None:
+        """Remove the current account's draft and empty the form (also used at sign-out)."""
         from js import localStorage
 
         localStorage.removeItem(self._draft_key())
         self.touched = set()
-        self._render_form()
-        self._announce("The draft is discarded.")
+        if self.assessment is not None:
+            self._render_form()
 
     def _forget(self, event: Any) -> None:
         from js import localStorage, sessionStorage

@@ -1,17 +1,24 @@
 // @ts-check
 /**
  * The access checker's loader: boots the self-hosted Pyodide on demand, installs the checker's
- * wheel and hands the page over to Python (access_checker.web.app). It holds no access rules.
+ * wheel, hands the page over to Python (access_checker.web.app) and runs the sign-in. It holds
+ * no access rules.
  *
  * Contract (design.md, 1): the root [data-access-checker] carries data-state, data-level,
  * data-signin and data-error; window.accessChecker offers ready, start(), signIn(),
  * signOut() and assessment.
  */
 
+import { SignInError, begin, complete, end, forgetTokens, isCallback } from "./signin.mjs";
+
 const SUMMARY_KEY = "access-checker:summary";
+const CLAIMS_KEY = "access-checker:claims";
 const USED_KEY = "access-checker:used";
 
-/** @typedef {{ show(claims: string | null, expires: number): string }} PyWidget */
+/**
+ * @typedef {{ show(claims: string | null, expires: number): string, discard_draft(): void }} PyWidget
+ * @typedef {import("./signin.mjs").Settings} Settings
+ */
 
 /** A failure with a stable code for data-error and a message for the reader. */
 class CheckerError extends Error {
@@ -67,25 +74,77 @@ function within(promise, seconds, message) {
   });
 }
 
+/** @param {string} key @returns {any} */
+function readJson(key) {
+  try {
+    return JSON.parse(sessionStorage.getItem(key) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
 if (root) {
   const status = /** @type {HTMLElement} */ (root.querySelector(".access-checker__status"));
+  const message = /** @type {HTMLElement} */ (root.querySelector(".access-checker__message"));
   const app = /** @type {HTMLElement} */ (root.querySelector(".access-checker__app"));
   const runtime = new URL(data(root, "runtime"), location.href).href;
   const bootTimeout = Number(data(root, "bootTimeout")) || 60;
+  const siteRoot = new URL(data(root, "root"), location.href);
+  /** @type {Settings | null} */
+  const settings = data(root, "clientId")
+    ? {
+      issuer: new URL(data(root, "issuer")),
+      clientId: data(root, "clientId"),
+      scopes: data(root, "scopes"),
+      redirectUri: new URL(data(root, "redirectPage"), siteRoot).href,
+      postLogoutUri: new URL(data(root, "postLogoutPage"), siteRoot).href,
+    }
+    : null;
 
   /** @type {((value: void) => void) | undefined} */ let resolveReady;
   /** @type {((reason: unknown) => void) | undefined} */ let rejectReady;
   /** @type {Promise<void>} */
   const ready = new Promise((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
-  ready.catch(() => {}); // the page handles failures itself; this only silences "unhandled"
+  ready.catch(() => {}); // the page reports failures itself; this only silences "unhandled"
 
   /** @type {Promise<PyWidget> | null} */ let booting = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ let expiryTimer;
 
-  /** @param {string} message */
-  const announce = (message) => { status.textContent = message; };
+  /** @param {string} text */
+  const announce = (text) => { status.textContent = text; };
+
+  /** Show a lasting message (sign-in problems, failures) with the support links. @param {string} text */
+  const tell = (text) => {
+    const support = document.createElement("a");
+    support.href = new URL(data(root, "supportPage"), siteRoot).href;
+    support.textContent = "contact support";
+    const helpdesk = document.createElement("a");
+    helpdesk.href = data(root, "helpdesk");
+    helpdesk.textContent = "helpdesk";
+    message.replaceChildren(`${text} You can still read the levels below and ask for more access by hand, or `,
+      support, " (", helpdesk, `, ${data(root, "supportEmail")}).`);
+    message.hidden = false;
+  };
+
+  /** Show the buttons that fit the sign-in state. */
+  const sync = () => {
+    const signedIn = root.dataset.signin === "signed-in";
+    /** @param {string} selector @param {boolean} shown */
+    const show = (selector, shown) => {
+      const el = /** @type {HTMLElement | null} */ (root.querySelector(selector));
+      if (el) el.hidden = !shown;
+    };
+    show('[data-action="sign-in"]', !signedIn && root.dataset.signin !== "unavailable");
+    show('[data-action="sign-out"]', signedIn);
+    show(".access-checker__who", signedIn);
+    show(".access-checker__signout", false);
+    show('[data-action="start"]', root.dataset.state === "idle");
+    const signInButton = root.querySelector('[data-action="sign-in"]');
+    if (signInButton) signInButton.textContent = root.dataset.signin === "expired" ? "Sign in again" : "Sign in and check my access";
+  };
 
   const bridge = {
-    /** @param {string} message */
+    /** @param {string} text */
     announce,
     /** @param {string} text */
     copy(text) {
@@ -104,7 +163,11 @@ if (root) {
     },
     forgotten() {
       sessionStorage.removeItem(USED_KEY);
+      sessionStorage.removeItem(CLAIMS_KEY);
+      forgetTokens();
       api.assessment = null;
+      if (root.dataset.signin === "signed-in") root.dataset.signin = "signed-out";
+      sync();
     },
   };
 
@@ -113,20 +176,9 @@ if (root) {
     const known = error instanceof CheckerError;
     root.dataset.state = "error";
     root.dataset.error = known ? error.code : "boot_failed";
-    const text = known ? error.message : `The checker could not start (${String(error)}).`;
-    const help = document.createElement("p");
-    help.className = "access-checker__failure";
-    help.setAttribute("role", "alert");
-    const support = document.createElement("a");
-    support.href = new URL(data(root, "root") + data(root, "supportPage"), location.href).href;
-    support.textContent = "contact support";
-    const helpdesk = document.createElement("a");
-    helpdesk.href = data(root, "helpdesk");
-    helpdesk.textContent = "helpdesk";
-    help.append(`${text} The rest of this page still explains the levels; to ask for more access, `, support,
-      " (", helpdesk, `, ${data(root, "supportEmail")}).`);
-    app.replaceChildren(help);
+    tell(known ? error.message : `The checker could not start (${String(error)}).`);
     announce("The access checker could not start.");
+    sync();
     rejectReady?.(error);
   };
 
@@ -134,6 +186,7 @@ if (root) {
   const boot = () => {
     booting ??= (async () => {
       root.dataset.state = "loading";
+      sync();
       let received = 0;
       const report = () => announce(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`);
       const count = (/** @type {number} */ n) => { received += n; report(); };
@@ -161,47 +214,152 @@ if (root) {
       announce("Loading the checker…");
       await pyodide.loadPackage(new URL(data(root, "wheel"), location.href).href, { messageCallback: () => {} });
       const policy = new Uint8Array(await (await fetch(data(root, "policy"))).arrayBuffer());
-      const settings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
+      const pySettings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
       const mod = pyodide.pyimport("access_checker.web.app");
-      return /** @type {PyWidget} */ (mod.mount(app, policy, settings, bridge));
+      return /** @type {PyWidget} */ (mod.mount(app, policy, pySettings, bridge));
     })();
     return booting;
   };
 
   /**
    * Assess claims (null: not signed in) and publish the result on the root and the API.
-   * @param {string | null} claims @param {number} expires
+   * @param {Promise<PyWidget>} widgetPromise @param {Record<string, unknown> | null} claims @param {number} expires
    */
-  const evaluate = async (claims, expires) => {
-    const widget = await boot();
+  const show = async (widgetPromise, claims, expires) => {
+    const widget = await widgetPromise;
     root.dataset.state = "loading";
-    const assessment = JSON.parse(widget.show(claims, expires));
+    const assessment = JSON.parse(widget.show(claims ? JSON.stringify(claims) : null, expires));
     api.assessment = assessment;
     root.dataset.level = assessment.level;
     root.dataset.state = "ready";
     sessionStorage.setItem(USED_KEY, "1");
     announce(assessment.signed_in ? "Your access level is shown below." : "The checker is ready.");
+    sync();
     resolveReady?.();
     return assessment;
+  };
+
+  /** A signed-in reader: keep the claims (never tokens) for this tab, until they expire. */
+  const signedIn = (/** @type {Record<string, unknown>} */ claims, /** @type {number} */ expires) => {
+    sessionStorage.setItem(CLAIMS_KEY, JSON.stringify({ claims, expires }));
+    root.dataset.signin = "signed-in";
+    const who = /** @type {HTMLElement | null} */ (root.querySelector(".access-checker__who"));
+    if (who) who.textContent = `Signed in as ${typeof claims.name === "string" ? claims.name : String(claims.sub)}`;
+    clearTimeout(expiryTimer);
+    const left = expires * 1000 - Date.now();
+    // setTimeout counts a 32-bit delay: longer than ~24 days would fire at once.
+    if (left < 2 ** 31) expiryTimer = setTimeout(expire, Math.max(0, left));
+  };
+
+  const expire = () => {
+    sessionStorage.removeItem(SUMMARY_KEY);
+    sessionStorage.removeItem(CLAIMS_KEY);
+    forgetTokens();
+    root.dataset.signin = "expired";
+    tell("Your sign-in has expired, so the level shown may be out of date. Sign in again to refresh it.");
+    sync();
+  };
+
+  /** Claims kept from an earlier sign-in in this tab, while they are valid. */
+  const keptClaims = () => {
+    const kept = readJson(CLAIMS_KEY);
+    if (kept && typeof kept.expires === "number" && kept.expires * 1000 > Date.now() && kept.claims) return kept;
+    if (kept) sessionStorage.removeItem(CLAIMS_KEY);
+    return null;
+  };
+
+  /**
+   * A sign-in problem: say so and keep the page and the draft. A reader still signed in from
+   * earlier in this tab stays so; anyone else gets the manual form.
+   * @param {unknown} error
+   */
+  const signInFailed = async (error) => {
+    const known = error instanceof SignInError;
+    root.dataset.error = known ? error.code : "signin_failed";
+    tell(known ? error.message : `Sign-in failed (${String(error)}).`);
+    const kept = keptClaims();
+    if (kept) {
+      signedIn(kept.claims, kept.expires);
+      await show(boot(), kept.claims, kept.expires);
+      return;
+    }
+    root.dataset.signin = known && error.code === "idp_down" ? "unavailable" : "error";
+    sync();
+    await show(boot(), null, 0);
   };
 
   const api = {
     ready,
     /** @type {Record<string, unknown> | null} */ assessment: null,
     /** What the start button does: check without signing in. */
-    start: () => evaluate(null, 0).catch(fail),
-    signIn: async () => { throw new CheckerError("signin_unavailable", "Sign-in is not configured on this site."); },
-    signOut: async () => {},
+    start: () => show(boot(), null, 0).catch(fail),
+    /** What the sign-in button does: go to the provider (the page navigates away). */
+    signIn: async () => {
+      if (!settings) return;
+      root.dataset.signin = "signing-in";
+      delete root.dataset.error;
+      message.hidden = true;
+      try {
+        await begin(settings);
+      } catch (error) {
+        await signInFailed(error).catch(fail);
+      }
+    },
+    /** What "Sign out" does; the draft is discarded only when the reader says so. */
+    signOut: async (/** @type {{ discardDraft?: boolean }} */ { discardDraft = false } = {}) => {
+      if (discardDraft && booting) (await booting).discard_draft();
+      clearTimeout(expiryTimer);
+      sessionStorage.removeItem(SUMMARY_KEY);
+      sessionStorage.removeItem(CLAIMS_KEY);
+      sessionStorage.removeItem(USED_KEY);
+      root.dataset.signin = "signed-out";
+      delete root.dataset.error;
+      sync();
+      if (settings && !(await end(settings))) {
+        tell("You are signed out on this page, but the sign-in service could not be reached to end its session.");
+      }
+      if (booting) await show(booting, null, 0);
+    },
   };
   Object.defineProperty(window, "accessChecker", { value: api, configurable: false });
 
   root.addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target);
-    const action = target.closest("[data-action]")?.getAttribute("data-action");
-    if (action === "start") void api.start();
-    if (action === "sign-in") void api.signIn();
+    switch (target.closest("[data-action]")?.getAttribute("data-action")) {
+      case "start": void api.start(); break;
+      case "sign-in": void api.signIn(); break;
+      case "sign-out": {
+        const choice = /** @type {HTMLElement | null} */ (root.querySelector(".access-checker__signout"));
+        if (choice) choice.hidden = false;
+        /** @type {HTMLElement | null} */ (choice?.querySelector("button"))?.focus();
+        break;
+      }
+      case "sign-out-keep": void api.signOut({ discardDraft: false }); break;
+      case "sign-out-discard": void api.signOut({ discardDraft: true }); break;
+    }
   });
 
-  // Later visits in the same tab, once the reader has used the checker, start by themselves.
-  if (sessionStorage.getItem(USED_KEY) || sessionStorage.getItem(SUMMARY_KEY)) void api.start();
+  sync();
+  const stored = keptClaims();
+  if (settings && isCallback()) {
+    // Back from the provider: boot Python while the code is exchanged, not after.
+    root.dataset.signin = "signing-in";
+    const widget = boot();
+    widget.catch(fail);
+    complete(settings).then(
+      async ({ claims, expires, notes }) => {
+        signedIn(claims, expires);
+        await show(widget, claims, expires);
+        if (notes.length) announce(notes.join(" "));
+      },
+      signInFailed,
+    ).catch(fail);
+  } else if (stored) {
+    // Same tab, later visit: re-evaluate the kept claims without signing in again.
+    signedIn(stored.claims, stored.expires);
+    void show(boot(), stored.claims, stored.expires).catch(fail);
+  } else {
+    // Later visits in the same tab, once the reader has used the checker, start by themselves.
+    if (sessionStorage.getItem(USED_KEY)) void api.start();
+  }
 }
