@@ -101,6 +101,41 @@ if (root) {
     }
     : null;
 
+  // The build may ship a standard library precompiled to bytecode (data-stdlib).
+  const stdlib = data(root, "stdlib") ? new URL(data(root, "stdlib"), location.href).href : runtime + "python_stdlib.zip";
+  /** Every file the boot downloads, with the error code its absence gives. @type {[string, string][]} */
+  const bootFiles = [
+    [runtime + "pyodide.asm.wasm", "runtime_missing"],
+    [stdlib, "runtime_missing"],
+    [runtime + "pyodide-lock.json", "runtime_missing"],
+    [new URL(data(root, "wheel"), location.href).href, "wheel_missing"],
+    [new URL(data(root, "policy"), location.href).href, "policy_missing"],
+  ];
+
+  /**
+   * Intent to use the checker (pointer resting on, or focus reaching, a start or sign-in
+   * button): start the downloads, but not the boot, which would block the main thread.
+   */
+  let preloaded = false;
+  const preload = () => {
+    if (preloaded || booting) return;
+    preloaded = true;
+    for (const file of ["pyodide.mjs", "pyodide.asm.mjs"]) {
+      const link = document.createElement("link");
+      link.rel = "modulepreload";
+      link.href = runtime + file;
+      document.head.append(link);
+    }
+    for (const [url] of bootFiles) {
+      const link = document.createElement("link");
+      link.rel = "preload";
+      link.as = "fetch";
+      link.crossOrigin = "anonymous";
+      link.href = url;
+      document.head.append(link);
+    }
+  };
+
   /** @type {((value: void) => void) | undefined} */ let resolveReady;
   /** @type {((reason: unknown) => void) | undefined} */ let rejectReady;
   /** @type {Promise<void>} */
@@ -191,13 +226,7 @@ if (root) {
       const report = () => announce(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`);
       const count = (/** @type {number} */ n) => { received += n; report(); };
       report();
-      await Promise.all([
-        prefetch(runtime + "pyodide.asm.wasm", "runtime_missing", count),
-        prefetch(runtime + "python_stdlib.zip", "runtime_missing", count),
-        prefetch(runtime + "pyodide-lock.json", "runtime_missing", count),
-        prefetch(data(root, "wheel"), "wheel_missing", count),
-        prefetch(data(root, "policy"), "policy_missing", count),
-      ]);
+      await Promise.all(bootFiles.map(([url, code]) => prefetch(url, code, count)));
       announce("Starting Python…");
       const { loadPyodide } = await import(runtime + "pyodide.mjs").catch(() => {
         throw new CheckerError("runtime_missing", "The Python runtime of this site is missing or damaged.");
@@ -205,7 +234,7 @@ if (root) {
       // The timeout starts once the downloads are done: a strict CSP without
       // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
       const pyodide = await within(
-        loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
+        loadPyodide({ indexURL: runtime, stdLibURL: stdlib, packages: [] }).catch((/** @type {unknown} */ e) => {
           throw new CheckerError("runtime_broken", `The Python runtime failed to start (${String(e)}).`);
         }),
         bootTimeout,
@@ -322,6 +351,14 @@ if (root) {
     },
   };
   Object.defineProperty(window, "accessChecker", { value: api, configurable: false });
+
+  /** @param {Event} event */
+  const onIntent = (event) => {
+    const action = /** @type {HTMLElement} */ (event.target).closest?.("[data-action]")?.getAttribute("data-action");
+    if (action === "start" || action === "sign-in") preload();
+  };
+  root.addEventListener("pointerover", onIntent);
+  root.addEventListener("focusin", onIntent);
 
   root.addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target);
