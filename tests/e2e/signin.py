@@ -62,3 +62,12 @@ def storage_dump(page: Page) -> str:
         local: Object.entries(localStorage), session: Object.entries(sessionStorage), cookie: document.cookie })"""))
 
 
+
+
+def sign_out(page: Page, site: Site, *, discard_draft: bool = False) -> None:
+    """Sign out through the provider's end-session page and wait until back on the site."""
+    page.click("[data-action=sign-out]")
+    with page.expect_navigation(url=f"{site.stack.idp_url}/**", timeout=30_000):
+        page.click("[data-action=sign-out-discard]" if discard_draft else "[data-action=sign-out-keep]")
+    page.wait_for_url(f"{site.page_url(ACCESS)}*", timeout=30_000)
+    page.wait_for_load_state()

@@ -16,6 +16,7 @@ from tests.e2e.signin import (
     open_provider_form,
     set_faults,
     sign_in,
+    sign_out,
     storage_dump,
     submit_login,
 )
@@ -92,10 +93,7 @@ def test_returning_later_in_the_tab_reuses_the_claims(page: Page, site: Site) ->
 def test_sign_out_clears_the_state_and_keeps_the_draft_unless_asked(page: Page, site: Site) -> None:
     assert sign_in(page, site, "basic-user") == "ready"
     page.fill('[name="institution"]', "CSIC")
-    page.click("[data-action=sign-out]")
-    page.click("[data-action=sign-out-keep]")
-    page.wait_for_url(f"{site.page_url(ACCESS)}*", timeout=30_000)
-    page.wait_for_load_state()
+    sign_out(page, site)
     assert state(page, "signin") == "signed-out"
     kept = page.evaluate("Object.keys(sessionStorage)")
     assert not [k for k in kept if k in ("access-checker:summary", "access-checker:claims")]
@@ -106,10 +104,7 @@ def test_sign_out_clears_the_state_and_keeps_the_draft_unless_asked(page: Page, 
 def test_sign_out_can_discard_the_draft(page: Page, site: Site) -> None:
     assert sign_in(page, site, "basic-user") == "ready"
     page.fill('[name="institution"]', "CSIC")
-    page.click("[data-action=sign-out]")
-    page.click("[data-action=sign-out-discard]")
-    page.wait_for_url(f"{site.page_url(ACCESS)}*", timeout=30_000)
-    page.wait_for_load_state()
+    sign_out(page, site, discard_draft=True)
     assert not page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('access-checker:draft:'))")
 
 
@@ -200,7 +195,7 @@ def test_userinfo_refusing_the_token_falls_back_to_the_id_token(page: Page, site
 def test_an_expired_token_asks_to_sign_in_again(page: Page, site: Site) -> None:
     set_faults(site, {"access_token_ttl": 3})
     assert sign_in(page, site, "ai4eosc-member") == "ready"
-    page.wait_for_function("document.querySelector('[data-access-checker]').dataset.signin === 'expired'",
+    page.wait_for_function("() => document.querySelector('[data-access-checker]').dataset.signin === 'expired'",
                            timeout=15_000)
     assert page.evaluate("sessionStorage.getItem('access-checker:summary')") is None
     assert page.inner_text("[data-action=sign-in]") == "Sign in again"

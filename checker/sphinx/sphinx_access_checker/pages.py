@@ -6,12 +6,15 @@ and the widget's loader only where the widget is (the Pyodide runtime loads late
 
 from __future__ import annotations
 
+import json
+from html import escape
 from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
 from sphinx_access_checker.assets import HTML_BUILDERS, staged
+from sphinx_access_checker.policy_source import get_policy
 
 WIDGET = "access_checker_widget_pages"
 BOXES = "access_checker_box_pages"
@@ -54,6 +57,14 @@ def _page_assets(app: Sphinx, pagename: str, templatename: str, context: dict[st
         app.add_js_file(f"{ui}widget.mjs", type="module")
     if boxes:
         app.add_js_file(f"{ui}boxes.mjs", type="module")
+        # What boxes.mjs needs besides the summary: display names, and the policy version the
+        # summary must match. Data only: the verdict is looked up, never computed.
+        policy = get_policy(app.config)
+        names = json.dumps({p.id: p.name for p in policy.projects}, ensure_ascii=False)
+        context["metatags"] = context.get("metatags", "") + (
+            f'\n<meta name="access-checker-projects" content="{escape(names, quote=True)}">'
+            f'\n<meta name="access-checker-policy" content="{escape(policy.version, quote=True)}">'
+        )
 
 
 def setup(app: Sphinx) -> None:
