@@ -9,7 +9,7 @@ import pytest
 from sphinx.testing.util import SphinxTestApp
 
 from access_checker.policy import Policy, load_policy
-from tests.conftest import NODE_MODULES, REPO
+from tests.conftest import NODE_MODULES, REPO, TEST_CACHE
 
 DEFAULT_POLICY = REPO / "checker/core/access_checker/policies/ai4os.toml"
 
@@ -23,7 +23,7 @@ def write_project(root: Path, policy_file: Path = DEFAULT_POLICY, extra_conf: st
         "nitpicky = True\n"
         f"access_checker_policy = {str(policy_file)!r}\n"
         f"access_checker_node_modules = {str(NODE_MODULES)!r}\n"
-        f"access_checker_cache_dir = {str(root.parent / 'cache')!r}\n" + extra_conf
+        f"access_checker_cache_dir = {str(TEST_CACHE)!r}\n" + extra_conf
     )
     pages = sorted({f.page for f in policy.features} | {policy.page, policy.support.page})
     (root / "index.rst").write_text("Test site\n=========\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))

@@ -11,6 +11,7 @@ from sphinx.errors import ConfigError, SphinxError
 
 from access_checker.policy import load_policy
 from tests.build.conftest import DEFAULT_POLICY, BuildFn, write_project
+from tests.conftest import TEST_CACHE
 
 
 def _html(app: object, docname: str) -> str:
@@ -62,7 +63,7 @@ def test_wheel_holds_the_checker_only_and_is_not_rebuilt(make_app: BuildFn, tmp_
         tops = {name.split("/")[0] for name in archive.namelist()}
         assert "access_checker/policies/ai4os.toml" in archive.namelist()
     assert tops == {"access_checker", "access_checker-1.0.0.dist-info"}
-    cached = next((tmp_path / "cache").glob("static/access-checker/wheel-*/*.whl"))
+    cached = next(TEST_CACHE.glob("static/access-checker/wheel-*/*.whl"))
     before = cached.stat().st_mtime_ns
     make_app("html", freshenv=True)
     assert cached.stat().st_mtime_ns == before, "the wheel was rebuilt although its sources did not change"
@@ -120,3 +121,29 @@ def test_bad_configuration_is_reported_by_name(make_app: BuildFn, tmp_path: Path
         make_app("html")
     assert "access_checker_boot_timeout" in str(error.value)
     assert "access_checker_oidc_issuer" in str(error.value)
+
+
+def test_the_site_ships_bytecode_compiled_by_pyodide(make_app: BuildFn) -> None:
+    import importlib.util
+
+    from sphinx_access_checker.pycompile import pyodide_magic
+    from tests.conftest import NODE_MODULES
+
+    app = make_app("html")
+    static = Path(app.outdir) / "_static" / "access-checker"
+    magic = pyodide_magic(NODE_MODULES)
+    assert magic != importlib.util.MAGIC_NUMBER
+    with zipfile.ZipFile(next(static.glob("runtime-*/python_stdlib.zip"))) as stdlib:
+        names = stdlib.namelist()
+        assert not [n for n in names if n.endswith(".py")], "the standard library still ships sources"
+        pycs = [n for n in names if n.endswith(".pyc")]
+        assert len(pycs) > 500
+        assert all(stdlib.read(n)[:4] == magic for n in pycs)
+    with zipfile.ZipFile(next(static.glob("wheel-*/*.whl"))) as wheel:
+        sources = [n for n in wheel.namelist() if n.endswith(".py")]
+        pycs = {n for n in wheel.namelist() if n.endswith(".pyc")}
+        for source in sources:
+            folder, _, name = source.rpartition("/")
+            pyc = f"{folder}/__pycache__/{name[:-3]}.cpython-314.pyc"
+            assert pyc in pycs, f"{source} has no bytecode"
+            assert wheel.read(pyc)[:4] == magic

@@ -36,6 +36,8 @@ def test_click_then_ready_shows_the_levels_explained(page: Page, site: Site) -> 
     assert state(page) == "idle"
     start(page, site)
     assert state(page, "level") == "anonymous"
+    # The standard library and the checker both ran from the build's precompiled bytecode.
+    assert state(page, "python") == "bytecode"
     text = page.inner_text(".access-checker__app")
     assert "You are not signed in" in text and "informational" in text
     assert "Ask support for full access (special request)" in text

@@ -3,8 +3,11 @@
 At ``builder-inited`` (HTML builders only) the extension stages, in its cache folder:
 
 - ``runtime-<pyodide version>-<hash>/``: the five Pyodide boot files, verified against the
-  committed SHA-256 list (nothing else of the npm package ships);
-- ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel;
+  committed SHA-256 list (nothing else of the npm package ships), with the standard library
+  precompiled to bytecode by Pyodide's own interpreter (``pycompile``, cached) unless
+  ``access_checker_compile`` is off;
+- ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel, sources plus
+  their precompiled ``__pycache__``;
 - ``policy-<policy version>.toml``: the policy file of record, the bytes the docs render from;
 - ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
 
@@ -20,7 +23,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -28,7 +31,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 import access_checker
-from sphinx_access_checker import wheel
+from sphinx_access_checker import pycompile, wheel
 from sphinx_access_checker.policy_source import get_policy
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ def _setup_hint(path: Path) -> str:
     return f"{path} is missing or incomplete: run the set-up first (`make setup`, which runs `npm ci`)."
 
 
-def _stage_runtime(node_modules: Path, target_root: Path) -> str:
+def _check_runtime(node_modules: Path) -> tuple[dict[str, Any], Path]:
     pins = json.loads(PYODIDE_PINS.read_text())
     package = node_modules / "pyodide"
     try:
@@ -75,36 +78,48 @@ def _stage_runtime(node_modules: Path, target_root: Path) -> str:
         raise ConfigError(
             f"{package} is pyodide {installed}, but the site pins {pins['version']}: run `make setup` (npm ci)."
         )
-    name = f"runtime-{pins['version']}-{_short_hash(json.dumps(pins['files'], sort_keys=True).encode())}"
+    return pins, package
+
+
+def _stage_runtime(node_modules: Path, target_root: Path, stdlib: Path | None) -> str:
+    """The boot files; ``stdlib`` replaces the npm python_stdlib.zip (precompiled to bytecode)."""
+    pins, package = _check_runtime(node_modules)
+    sources = {f: package / f for f in pins["files"]}
+    if stdlib is not None:
+        sources["python_stdlib.zip"] = stdlib
+    # The compiled zip's cache name carries its own content key: no need to hash 4.5 MB again.
+    flavour = stdlib.stem if stdlib is not None else "stock"
+    key = json.dumps([pins["files"], flavour], sort_keys=True).encode()
+    name = f"runtime-{pins['version']}-{_short_hash(key)}"
     target = target_root / name
     stamp = target / ".verified"
-    signature = json.dumps(
-        {f: [(package / f).stat().st_size, (package / f).stat().st_mtime_ns] for f in pins["files"] if (package / f).exists()},
-        sort_keys=True,
-    )
+    signature = json.dumps({f: [p.stat().st_size, p.stat().st_mtime_ns] for f, p in sources.items() if p.exists()},
+                           sort_keys=True)
     if stamp.exists() and stamp.read_text() == signature:
         return name
-    for filename, expected in pins["files"].items():
-        source = package / filename
+    target.mkdir(parents=True, exist_ok=True)
+    for filename, source in sources.items():
         if not source.is_file():
             raise ConfigError(_setup_hint(source))
-        if hashlib.sha256(source.read_bytes()).hexdigest() != expected:
+        # The npm files are checked against the pins; the compiled zip was made from a checked one.
+        if source.parent == package and hashlib.sha256(source.read_bytes()).hexdigest() != pins["files"][filename]:
             raise ConfigError(
                 f"{source} does not match its pinned SHA-256 (pyodide-sha256.json): reinstall with `npm ci`."
             )
-        target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target / filename)
     stamp.write_text(signature)
     return name
 
 
-def _stage_wheel(target_root: Path) -> str:
+def _stage_wheel(target_root: Path, compiled: dict[str, bytes] | None) -> str:
     package_dir = Path(access_checker.__file__).resolve().parent
-    digest = wheel.sources_digest(package_dir, access_checker.__version__.encode())[:12]
+    # The bytecode follows from the sources and the compiler: both are in the digest.
+    extra = access_checker.__version__.encode() + (pycompile.SCRIPT.read_bytes() if compiled else b"")
+    digest = wheel.sources_digest(package_dir, extra)[:12]
     folder = f"wheel-{digest}"
     path = target_root / folder / wheel.wheel_name(access_checker.__version__)
     if not path.exists():
-        wheel.build_wheel(package_dir, access_checker.__version__, path)
+        wheel.build_wheel(package_dir, access_checker.__version__, path, extra_files=compiled)
         logger.info("access-checker: built %s", path.name)
     return f"{folder}/{path.name}"
 
@@ -150,8 +165,16 @@ def stage(app: Sphinx) -> None:
     target_root.mkdir(parents=True, exist_ok=True)
     node_modules = Path(config.access_checker_node_modules)
 
-    runtime = _stage_runtime(node_modules, target_root)
-    wheel_path = _stage_wheel(target_root)
+    _check_runtime(node_modules)
+    compiled = None
+    if config.access_checker_compile:
+        try:
+            compiled = pycompile.compile_all(node_modules, Path(config.access_checker_cache_dir) / "pyc",
+                                             Path(access_checker.__file__).resolve().parent)
+        except pycompile.CompileError as exc:
+            raise ConfigError(str(exc)) from None
+    runtime = _stage_runtime(node_modules, target_root, compiled.stdlib if compiled else None)
+    wheel_path = _stage_wheel(target_root, compiled.package if compiled else None)
     policy_name, policy_version = _stage_policy(config, target_root)
     ui = _stage_ui(node_modules, target_root)
 

@@ -232,6 +232,18 @@ class Widget:
         self.bridge.announce(message)
 
 
+def code_origin() -> str:
+    """``bytecode`` when both the standard library and this package run from precompiled .pyc."""
+    import importlib.util
+    import os
+
+    import access_checker.assessment as ours
+
+    stdlib_compiled = (json.__file__ or "").endswith(".pyc")
+    ours_compiled = os.path.exists(importlib.util.cache_from_source(ours.__file__ or ""))
+    return "bytecode" if stdlib_compiled and ours_compiled else "source"
+
+
 def mount(container: Any, policy_data: Any, settings_json: str, bridge: Any) -> Widget:
     """Called by the loader: ``policy_data`` is the policy file's bytes (a Uint8Array)."""
     policy = parse_policy(bytes(policy_data.to_py()), "policy of record")

@@ -101,12 +101,11 @@ if (root) {
     }
     : null;
 
-  // The build may ship a standard library precompiled to bytecode (data-stdlib).
-  const stdlib = data(root, "stdlib") ? new URL(data(root, "stdlib"), location.href).href : runtime + "python_stdlib.zip";
   /** Every file the boot downloads, with the error code its absence gives. @type {[string, string][]} */
   const bootFiles = [
     [runtime + "pyodide.asm.wasm", "runtime_missing"],
-    [stdlib, "runtime_missing"],
+    // Precompiled to bytecode by the build (a sourceless zip): nothing to compile at boot.
+    [runtime + "python_stdlib.zip", "runtime_missing"],
     [runtime + "pyodide-lock.json", "runtime_missing"],
     [new URL(data(root, "wheel"), location.href).href, "wheel_missing"],
     [new URL(data(root, "policy"), location.href).href, "policy_missing"],
@@ -234,7 +233,7 @@ if (root) {
       // The timeout starts once the downloads are done: a strict CSP without
       // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
       const pyodide = await within(
-        loadPyodide({ indexURL: runtime, stdLibURL: stdlib, packages: [] }).catch((/** @type {unknown} */ e) => {
+        loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
           throw new CheckerError("runtime_broken", `The Python runtime failed to start (${String(e)}).`);
         }),
         bootTimeout,
@@ -245,6 +244,8 @@ if (root) {
       const policy = new Uint8Array(await (await fetch(data(root, "policy"))).arrayBuffer());
       const pySettings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
       const mod = pyodide.pyimport("access_checker.web.app");
+      // Where Python took its code from, for tests and support: "bytecode" or "source".
+      root.dataset.python = mod.code_origin();
       return /** @type {PyWidget} */ (mod.mount(app, policy, pySettings, bridge));
     })();
     return booting;

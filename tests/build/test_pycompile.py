@@ -1,0 +1,270 @@
+"""Bytecode compiled by Pyodide's own interpreter (sphinx_access_checker.pycompile), for real.
+
+Real Node, real Pyodide, no mocks: these tests fail (they do not skip) when node or
+node_modules/pyodide is missing; run ``make setup`` first. One combined compile is shared by
+the module (≈8 s); the other Node runs are a Pyodide boot each (≈2.5 s).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sphinx_access_checker import pycompile
+from sphinx_access_checker.pycompile import Compiled, CompileError
+from tests.conftest import NODE_MODULES, REPO
+
+PACKAGE_DIR = REPO / "checker/core/access_checker"
+UNCHECKED_HASH = (0b01).to_bytes(4, "little")  # PEP 552 flags: hash-based, check_source off
+
+
+def _require_node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: install Node 20+ and run `make setup` first.", pytrace=False)
+    if not (NODE_MODULES / "pyodide" / "pyodide.mjs").is_file():
+        pytest.fail(f"{NODE_MODULES / 'pyodide'} is missing: run `make setup` (npm ci) first.", pytrace=False)
+    return node
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
+    """The stdlib and the checker package, compiled together in one Node run."""
+    _require_node()
+    result = pycompile.compile_all(NODE_MODULES, tmp_path_factory.mktemp("cache-a"), PACKAGE_DIR)
+    assert result.ran_node
+    return result
+
+
+@pytest.fixture(scope="module")
+def pyodide_magic() -> bytes:
+    """importlib.util.MAGIC_NUMBER read inside Pyodide (a boot of its own, nothing compiled)."""
+    _require_node()
+    return pycompile.pyodide_magic(NODE_MODULES)
+
+
+def _stdlib_pycs(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist() if name.endswith(".pyc")}
+
+
+def test_pyodide_magic_differs_from_the_host(pyodide_magic: bytes, compiled: Compiled) -> None:
+    assert len(pyodide_magic) == 4 and pyodide_magic.endswith(b"\r\n")
+    assert pyodide_magic != importlib.util.MAGIC_NUMBER, "the host CPython could have written these pycs itself"
+    assert compiled.magic == pyodide_magic
+    assert compiled.report["magic"] == pyodide_magic.hex()
+    assert compiled.report["cache_tag"] == "cpython-" + compiled.report["python"].replace(".", "")[:3]
+
+
+def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_magic: bytes) -> None:
+    source = NODE_MODULES / "pyodide" / "python_stdlib.zip"
+    with zipfile.ZipFile(source) as stock, zipfile.ZipFile(compiled.stdlib) as ours:
+        stock_names = stock.namelist()
+        names = ours.namelist()
+        py = [n for n in stock_names if n.endswith(".py")]
+        # Sourceless: each .py became a .pyc at the same path; everything else is as it was.
+        assert sorted(names) == names
+        assert set(names) == {n[:-3] + ".pyc" for n in py} | {n for n in stock_names if not n.endswith(".py")}
+        for name in stock_names:
+            if not name.endswith(".py"):
+                assert ours.read(name) == stock.read(name), name
+        for info in ours.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+    pycs = _stdlib_pycs(compiled.stdlib)
+    assert len(pycs) == len(py) == compiled.report["stdlib"]["compiled"] > 500
+    assert not compiled.report["stdlib"]["kept_source"]
+    bad = [n for n, data in pycs.items() if data[:4] != pyodide_magic or data[4:8] != UNCHECKED_HASH]
+    assert not bad, f"{len(bad)} pycs with another magic number or flags, e.g. {bad[:5]}"
+
+
+def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_magic: bytes) -> None:
+    assert compiled.package is not None
+    tag = compiled.report["cache_tag"]
+    expected = {
+        f"access_checker/{p.parent.relative_to(PACKAGE_DIR).as_posix()}/__pycache__/{p.stem}.{tag}.pyc".replace("/./", "/")
+        for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert set(compiled.package) == expected
+    assert "access_checker/__pycache__/policy.cpython-314.pyc" in compiled.package
+    for name, data in compiled.package.items():
+        assert data[:4] == pyodide_magic, name
+        assert data[4:8] == UNCHECKED_HASH, name
+
+
+def test_identical_inputs_give_identical_bytes(compiled: Compiled, tmp_path: Path) -> None:
+    """Another cache, another run (the stdlib alone, in a fresh interpreter): the same bytes.
+    (A package compiled alone gives the combined run's bytes too: see the next-but-one test.)"""
+    stdlib = pycompile.compile_stdlib(NODE_MODULES, tmp_path / "cache-b")
+    assert stdlib.name == compiled.stdlib.name
+    assert stdlib.read_bytes() == compiled.stdlib.read_bytes()
+
+
+def test_unchanged_inputs_do_not_run_node(compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = compiled.stdlib.stat().st_mtime_ns
+    entries = sorted(compiled.stdlib.parent.iterdir())
+    empty = tmp_path / "no-node"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no node to run: the cache must answer alone
+    started = time.perf_counter()
+    again = pycompile.compile_all(NODE_MODULES, compiled.stdlib.parent, PACKAGE_DIR)
+    elapsed = time.perf_counter() - started
+    assert not again.ran_node and again.report == {}
+    assert elapsed < 1.0
+    assert again.stdlib == compiled.stdlib and again.stdlib.stat().st_mtime_ns == before
+    assert again.package == compiled.package and again.magic == compiled.magic
+    assert sorted(compiled.stdlib.parent.iterdir()) == entries
+
+
+def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_path: Path) -> None:
+    cache = shutil.copytree(compiled.stdlib.parent, tmp_path / "cache")
+    copy = shutil.copytree(PACKAGE_DIR, tmp_path / "src" / "access_checker", ignore=shutil.ignore_patterns("__pycache__"))
+    with (copy / "claims.py").open("a") as handle:
+        handle.write("\nADDED_FOR_THE_TEST = 1\n")
+    stdlib = cache / compiled.stdlib.name
+    before = stdlib.stat().st_mtime_ns
+    result = pycompile.compile_all(NODE_MODULES, cache, copy)
+    assert result.ran_node
+    assert "stdlib" not in result.report and result.report["package"]["compiled"] == len(compiled.package or {})
+    assert result.stdlib == stdlib and stdlib.stat().st_mtime_ns == before
+    assert result.package is not None and compiled.package is not None
+    changed = {name for name in result.package if result.package[name] != compiled.package[name]}
+    # Compiled alone, from another folder: every other pyc has the combined run's bytes.
+    assert changed == {"access_checker/__pycache__/claims.cpython-314.pyc"}
+    # The superseded package entry is gone; one entry per kind stays.
+    assert len(list(cache.glob("package-access_checker-*.zip"))) == 1
+    assert len(list(cache.glob("stdlib-*.zip"))) == 1
+
+
+def test_missing_node_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CompileError) as caught:
+        pycompile.compile_all(NODE_MODULES, tmp_path / "cache", PACKAGE_DIR)
+    message = str(caught.value)
+    assert message.startswith("Node 20+ is needed to precompile the runtime (or set access_checker_compile = False)")
+    assert "\n" not in message
+
+
+def test_missing_pyodide_says_to_run_the_setup(tmp_path: Path) -> None:
+    with pytest.raises(CompileError, match=r"run the set-up first \(`make setup`, which runs `npm ci`\)"):
+        pycompile.compile_stdlib(tmp_path / "node_modules", tmp_path / "cache")
+
+
+def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    _require_node()
+    package = tmp_path / "broken"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bad.py").write_text("x = 1\ndef (:\n")
+    with pytest.raises(CompileError) as caught:
+        pycompile.compile_package(NODE_MODULES, package, tmp_path / "cache")
+    message = str(caught.value)
+    assert "broken/bad.py line 2" in message and "\n" not in message
+    assert not list((tmp_path / "cache").glob("package-*")), "nothing cached for a failed run"
+
+
+# Boots Pyodide on the compiled stdlib zip, installs the package as a wheel would (sources and
+# __pycache__ under site-packages), and reports where each module came from. Spies on the two
+# places that compile source at import (zipimport, SourceLoader); the positive controls prove
+# that the spies see a source import when there is one.
+IMPORT_CHECK = r"""
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+const cfg = JSON.parse(process.argv[2]);
+const { loadPyodide } = await import(pathToFileURL(path.join(cfg.pyodide, "pyodide.mjs")).href);
+const pyodide = await loadPyodide({ indexURL: cfg.pyodide + path.sep, stdLibURL: cfg.stdlib,
+                                    stdout: (l) => process.stderr.write(l + "\n") });
+const site = pyodide.runPython("import site; site.getsitepackages()[0]");
+for (const [rel, host] of Object.entries(cfg.files)) {
+  pyodide.FS.mkdirTree(path.posix.dirname(`${site}/${rel}`));
+  pyodide.FS.writeFile(`${site}/${rel}`, fs.readFileSync(host));
+}
+pyodide.globals.set("cfg_json", JSON.stringify({ ...cfg, site }));
+process.stdout.write(pyodide.runPython(String.raw`
+import importlib, importlib._bootstrap_external as bx, importlib.util, json, os, sys, zipfile, zipimport
+cfg = json.loads(cfg_json)
+preloaded = [m for m in cfg["modules"] if m in sys.modules]
+compiled_from_source = []
+_zip_compile, _source_to_code = zipimport._compile_source, bx.SourceLoader.source_to_code
+def zip_spy(pathname, source):
+    compiled_from_source.append(pathname)
+    return _zip_compile(pathname, source)
+def loader_spy(self, data, path, *args, **kwargs):
+    compiled_from_source.append(path)
+    return _source_to_code(self, data, path, *args, **kwargs)
+zipimport._compile_source, bx.SourceLoader.source_to_code = zip_spy, loader_spy
+# A source whose pyc is used cannot run: importing it would raise.
+with open(cfg["site"] + "/" + cfg["stale"], "a") as f:
+    f.write("\nraise ImportError('imported from source, not from the pyc')\n")
+# Positive controls: plain sources, in a zip and in a folder.
+os.makedirs("/controls", exist_ok=True)
+with zipfile.ZipFile("/controls/c.zip", "w") as z:
+    z.writestr("control_zip.py", "X = 1\n")
+with open("/controls/control_dir.py", "w") as f:
+    f.write("X = 1\n")
+sys.path[:0] = ["/controls/c.zip", "/controls"]
+report = {"magic": importlib.util.MAGIC_NUMBER.hex(), "preloaded": preloaded, "modules": {}}
+for name in cfg["modules"] + ["control_zip", "control_dir"]:
+    module = importlib.import_module(name)
+    report["modules"][name] = {
+        "file": module.__file__, "cached": getattr(module, "__cached__", None),
+        "cached_exists": os.path.exists(module.__cached__ or "") if getattr(module, "__cached__", None) else False,
+        "loader": type(module.__loader__).__name__,
+    }
+report["compiled_from_source"] = compiled_from_source
+json.dumps(report)
+`) + "\n");
+"""
+
+
+def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> None:
+    node = _require_node()
+    assert compiled.package is not None
+    pyc_dir = tmp_path / "pycs"
+    files: dict[str, str] = {}
+    for name, data in compiled.package.items():
+        (pyc_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (pyc_dir / name).write_bytes(data)
+        files[name] = str(pyc_dir / name)
+    for source in PACKAGE_DIR.rglob("*.py"):
+        if "__pycache__" not in source.parts:
+            files[f"access_checker/{source.relative_to(PACKAGE_DIR).as_posix()}"] = str(source)
+    stdlib_modules = ["json", "tomllib", "email.utils", "dataclasses", "xml.etree.ElementTree"]
+    package_modules = ["access_checker", "access_checker.policy", "access_checker.request", "access_checker.web.views"]
+    script = tmp_path / "import_check.mjs"
+    script.write_text(IMPORT_CHECK)
+    cfg = {"pyodide": str(NODE_MODULES / "pyodide"), "stdlib": str(compiled.stdlib), "files": files,
+           "modules": stdlib_modules + package_modules, "stale": "access_checker/__init__.py"}
+    done = subprocess.run([node, str(script), json.dumps(cfg)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    modules = report["modules"]
+
+    assert report["magic"] == compiled.magic.hex()
+    # The controls went through the spies: a source import would have been seen.
+    assert any(p.endswith("control_zip.py") for p in report["compiled_from_source"])
+    assert any(p.endswith("control_dir.py") for p in report["compiled_from_source"])
+    assert modules["control_zip"]["file"].endswith("control_zip.py")
+    compiled_paths = [p for p in report["compiled_from_source"] if "control_" not in p]
+    assert compiled_paths == [], f"compiled from source at import: {compiled_paths}"
+
+    stdlib_zip = "/lib/python314.zip/"
+    for name in stdlib_modules:
+        info = modules[name]
+        # zipimport names a module after the member it loaded: the .pyc.
+        assert info["file"].startswith(stdlib_zip) and info["file"].endswith(".pyc"), (name, info)
+        assert info["loader"] == "zipimporter"
+    assert modules["json"]["file"] == stdlib_zip + "json/__init__.pyc"
+    for name in package_modules:
+        info = modules[name]
+        assert info["file"].endswith(".py") and info["loader"] == "SourceFileLoader", (name, info)
+        assert info["cached"].endswith(".cpython-314.pyc") and "/__pycache__/" in info["cached"]
+        assert info["cached_exists"], (name, info)
+    assert modules["access_checker.policy"]["cached"].endswith("access_checker/__pycache__/policy.cpython-314.pyc")
