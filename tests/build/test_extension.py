@@ -147,3 +147,14 @@ def test_the_site_ships_bytecode_compiled_by_pyodide(make_app: BuildFn) -> None:
             pyc = f"{folder}/__pycache__/{name[:-3]}.cpython-314.pyc"
             assert pyc in pycs, f"{source} has no bytecode"
             assert wheel.read(pyc)[:4] == magic
+
+
+def test_an_incremental_build_does_not_copy_the_runtime_again(make_app: BuildFn) -> None:
+    app = make_app("html")
+    wasm = next((Path(app.outdir) / "_static" / "access-checker").glob("runtime-*/pyodide.asm.wasm"))
+    before = wasm.stat().st_mtime_ns
+    page = Path(app.srcdir) / "howtos" / "train" / "index.rst"
+    page.write_text(page.read_text() + "\nOne more line.\n")
+    again = make_app("html")
+    assert "One more line." in _html(again, "howtos/train/index")
+    assert wasm.stat().st_mtime_ns == before

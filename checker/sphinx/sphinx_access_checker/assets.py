@@ -12,7 +12,8 @@ At ``builder-inited`` (HTML builders only) the extension stages, in its cache fo
 - ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
 
 The staging folder is added to ``html_static_path``, so Sphinx copies it into ``_static/``
-(copying skips files that are already identical). Each name changes when its content does,
+(copying skips files that are already identical); the runtime is copied at build-finished,
+only when its content-versioned folder is not in the output yet. Each name changes when its content does,
 so every one of them can be cached for a year. Unchanged inputs are not rebuilt or rehashed.
 """
 
@@ -156,33 +157,35 @@ def _stage_policy(config: Config, target_root: Path) -> tuple[str, str]:
 
 
 def stage(app: Sphinx) -> None:
-    """builder-inited: stage the assets and put them on ``html_static_path`` (HTML only)."""
+    """builder-inited: stage the assets and put the small ones on ``html_static_path``."""
     if app.builder.name not in HTML_BUILDERS:
         return
     config = app.config
-    static_root = Path(config.access_checker_cache_dir) / "static"
+    cache = Path(config.access_checker_cache_dir)
+    static_root = cache / "static"
     target_root = static_root / PREFIX
     target_root.mkdir(parents=True, exist_ok=True)
+    runtime_root = cache / "runtime"
+    runtime_root.mkdir(parents=True, exist_ok=True)
     node_modules = Path(config.access_checker_node_modules)
 
     _check_runtime(node_modules)
     compiled = None
     if config.access_checker_compile:
         try:
-            compiled = pycompile.compile_all(node_modules, Path(config.access_checker_cache_dir) / "pyc",
-                                             Path(access_checker.__file__).resolve().parent)
+            compiled = pycompile.compile_all(node_modules, cache / "pyc", Path(access_checker.__file__).resolve().parent)
         except pycompile.CompileError as exc:
             raise ConfigError(str(exc)) from None
-    runtime = _stage_runtime(node_modules, target_root, compiled.stdlib if compiled else None)
+    runtime = _stage_runtime(node_modules, runtime_root, compiled.stdlib if compiled else None)
     wheel_path = _stage_wheel(target_root, compiled.package if compiled else None)
     policy_name, policy_version = _stage_policy(config, target_root)
     ui = _stage_ui(node_modules, target_root)
 
     # Only the current generation is copied to the output; older ones stay out of the site.
-    keep = {runtime, wheel_path.split("/")[0], policy_name, ui}
-    for entry in target_root.iterdir():
-        if entry.name not in keep:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for root, keep in ((target_root, {wheel_path.split("/")[0], policy_name, ui}), (runtime_root, {runtime})):
+        for entry in root.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
     base = f"_static/{PREFIX}"
     STAGED[str(app.builder.outdir)] = Assets(
@@ -193,9 +196,34 @@ def stage(app: Sphinx) -> None:
         config.html_static_path.append(str(static_root))
 
 
+def copy_runtime(app: Sphinx, exception: Exception | None) -> None:
+    """build-finished: put the runtime in the output unless this generation is already there.
+
+    The runtime (18 MB) stays off ``html_static_path`` on purpose: Sphinx compares every
+    static file with its copy byte by byte on every build. A content-versioned folder that
+    exists with the right files needs no comparison and no copy.
+    """
+    if exception is not None or app.builder.name not in HTML_BUILDERS:
+        return
+    name = staged(app.builder.outdir).runtime.rstrip("/").rsplit("/", 1)[1]
+    source = Path(app.config.access_checker_cache_dir) / "runtime" / name
+    target = Path(app.builder.outdir) / "_static" / PREFIX / name
+    files = [p for p in source.iterdir() if not p.name.startswith(".")]
+    if all((target / p.name).is_file() and (target / p.name).stat().st_size == p.stat().st_size for p in files):
+        return
+    tmp = target.with_name(f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in files:
+        shutil.copyfile(path, tmp / path.name)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.replace(target)
+
+
 def staged(outdir: str | Path) -> Assets:
     return STAGED[str(outdir)]
 
 
 def setup(app: Sphinx) -> None:
     app.connect("builder-inited", stage)
+    app.connect("build-finished", copy_runtime)

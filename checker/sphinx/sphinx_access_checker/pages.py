@@ -46,6 +46,23 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
         _pages(env, kind).update(_pages(other, kind) & docnames)
 
 
+def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
+    """Pages that name the asset URLs must be rewritten when a new generation of assets is staged.
+
+    Asset names are content-versioned, so a changed widget script or runtime gives new URLs;
+    pages whose sources did not change would otherwise keep pointing at the old ones.
+    """
+    if app.builder.name not in HTML_BUILDERS:
+        return []
+    assets = staged(app.builder.outdir)
+    generation = (assets.runtime, assets.wheel, assets.policy, assets.ui)
+    previous = getattr(env, "access_checker_generation", None)
+    env.access_checker_generation = generation  # type: ignore[attr-defined]
+    if previous is None or previous == generation:
+        return []
+    return sorted(_pages(env, WIDGET) | _pages(env, BOXES))
+
+
 def _page_assets(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     if app.builder.name not in HTML_BUILDERS:
         return
@@ -68,6 +85,7 @@ def _page_assets(app: Sphinx, pagename: str, templatename: str, context: dict[st
 
 
 def setup(app: Sphinx) -> None:
+    app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("html-page-context", _page_assets)
