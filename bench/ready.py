@@ -1,0 +1,299 @@
+"""Time to ready: from the click on ``[data-action=start]`` to ``data-state="ready"``.
+
+Arms, measured in one run with the arms' order rotating every round:
+
+- ``widget``: the access-levels page (its start button: check without signing in);
+- ``bare``: ``_bench/bare.html``, the same Pyodide files, ``loadPyodide`` + ``runPython("1+1")``;
+- ``stock``: ``_bench/stock.html``, the npm files as shipped (stock stdlib).
+
+Cold: a new browser profile (a new persistent context) per run. Warm, in one profile after two
+priming rounds: the same tab reloaded (its session storage cleared first, so that the widget
+waits for the click instead of starting by itself) and a new tab. Signed in (cold profile):
+sign in through the demo provider's form; measured from the moment the provider redirects back
+(the callback document's navigation timing) to ready; the provider round trip is the span of
+the callback page's requests to the provider (discovery, token, UserInfo).
+
+Both ends of every interval are read in the page (``performance.now()``): a capturing click
+listener and a MutationObserver on ``data-state``. Waiting is on ``window.accessChecker.ready``
+(``window.bare.ready`` on the baselines), bounded in time; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page, Playwright
+
+from bench.common import CHROMIUM_FLAGS, BenchError, Deadline, chromium_path, log, stats
+
+READY_TIMEOUT_MS = 120_000
+ACTION_TIMEOUT_MS = 60_000
+MAX_CONSECUTIVE_FAILURES = 3
+ARMS = ("bare", "widget", "stock")
+
+INIT_JS = """
+(() => {
+  const t = window.__bench = { click: null, ready: null, error: null, phases: [] };
+  addEventListener("click", (event) => {
+    const el = event.target instanceof Element ? event.target.closest("[data-action]") : null;
+    if (el && el.getAttribute("data-action") === "start" && t.click === null) t.click = performance.now();
+  }, true);
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const state = record.target.getAttribute("data-state");
+      if (state === "ready" && t.ready === null) t.ready = performance.now();
+      if (state === "error" && t.error === null) t.error = performance.now();
+    }
+  }).observe(document, { attributes: true, attributeFilter: ["data-state"], subtree: true });
+  // The widget's status line names its phases ("Downloading…", "Starting Python…", …): note
+  // when each first appears, for a breakdown of the time to ready.
+  addEventListener("DOMContentLoaded", () => {
+    const status = document.querySelector(".access-checker__status");
+    if (!status) return;
+    new MutationObserver(() => {
+      const text = status.textContent || "";
+      if (t.ready !== null || !text.includes("…")) return;  // phases end with "…"; the last line does not
+      const phase = text.split("…")[0].trim();
+      if (phase && !t.phases.some(([seen]) => seen === phase)) t.phases.push([phase, performance.now()]);
+    }).observe(status, { childList: true, characterData: true, subtree: true });
+  });
+})();
+"""
+
+# Resolves "ready", "error" or "timeout"; waits for the page's API to exist first.
+WAIT_JS = """
+(ms) => new Promise((resolve) => {
+  const deadline = performance.now() + ms;
+  const timer = setTimeout(() => resolve("timeout"), ms);
+  const done = (what) => { clearTimeout(timer); resolve(what); };
+  const attach = () => {
+    const api = window.accessChecker || window.bare;
+    if (api && api.ready) { api.ready.then(() => done("ready"), () => done("error")); return; }
+    if (performance.now() < deadline) setTimeout(attach, 10);
+  };
+  attach();
+})
+"""
+
+STATE_JS = """
+() => {
+  const el = document.querySelector("[data-state]");
+  return el ? { state: el.dataset.state || "", error: el.dataset.error || "", signin: el.dataset.signin || "",
+                level: el.dataset.level || "" } : null;
+}
+"""
+
+CALLBACK_JS = """
+(idp) => ({
+  nav: (performance.getEntriesByType("navigation")[0] || null)?.toJSON() ?? null,
+  idp: performance.getEntriesByType("resource").filter((e) => e.name.startsWith(idp))
+    .map((e) => ({ name: e.name, start: e.startTime, end: e.responseEnd })),
+  bench: window.__bench,
+})
+"""
+
+
+def rotate(items: tuple[str, ...], round_index: int) -> list[str]:
+    """The arms' order in one round: rotated every round, so that each arm leads in turn."""
+    shift = round_index % len(items)
+    return list(items[shift:] + items[:shift])
+
+
+@contextlib.contextmanager
+def fresh_profile(pw: Playwright) -> Iterator[BrowserContext]:
+    """A new Chromium with a new, empty user-data-dir (HTTP cache, code cache, storage)."""
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True,
+            viewport={"width": 1280, "height": 900}, timeout=ACTION_TIMEOUT_MS,
+        )
+        try:
+            context.set_default_timeout(ACTION_TIMEOUT_MS)
+            context.add_init_script(INIT_JS)
+            yield context
+        finally:
+            context.close()
+
+
+def _page(context: BrowserContext) -> Page:
+    return context.pages[0] if context.pages else context.new_page()
+
+
+def _wait_ready(page: Page, what: str) -> dict[str, Any]:
+    outcome = page.evaluate(WAIT_JS, READY_TIMEOUT_MS)
+    times: dict[str, Any] = page.evaluate("window.__bench || null") or {}
+    if outcome != "ready" or times.get("ready") is None:
+        raise BenchError(f"{what}: {outcome} (state {page.evaluate(STATE_JS)}) at {page.url}")
+    return times
+
+
+Sample = tuple[float, dict[str, float]]
+"""Milliseconds to ready, and when each widget phase began (ms after the same start)."""
+
+
+def _phases(times: dict[str, Any], start: float) -> dict[str, float]:
+    return {str(name): float(at) - start for name, at in times.get("phases") or []}
+
+
+def click_to_ready(page: Page, url: str | None, what: str) -> Sample:
+    """Open ``url`` (None: the page is loaded already), click start, wait; milliseconds."""
+    if url is not None:
+        page.goto(url, wait_until="load")
+    if page.evaluate("window.__bench || null") is None:
+        raise BenchError(f"{what}: the measuring script is missing from {page.url}")
+    page.click("[data-action=start]")
+    times = _wait_ready(page, what)
+    if times.get("click") is None:
+        raise BenchError(f"{what}: the click was not seen by the page")
+    click = float(times["click"])
+    return float(times["ready"]) - click, _phases(times, click)
+
+
+def reload_to_ready(page: Page, what: str) -> Sample:
+    # A reader who used the checker in this tab gets it started by itself on reload; clear the
+    # tab's session storage so that the reload, like the other arms, waits for the click.
+    page.evaluate("sessionStorage.clear()")
+    page.reload(wait_until="load")
+    return click_to_ready(page, None, what)
+
+
+def signed_in_once(pw: Playwright, access_url: str, idp_url: str, login: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Sign in through the provider's form (fresh profile); times of the return to the page."""
+    with fresh_profile(pw) as context:
+        page = _page(context)
+        page.goto(access_url, wait_until="load")
+        page.click("[data-action=sign-in]")
+        page.wait_for_selector("input[name=login]")
+        page.fill("input[name=login]", login)
+        page.fill("input[name=password]", "any password works")
+        submitted = page.evaluate("performance.timeOrigin + performance.now()")
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: url.startswith(access_url), wait_until="load")
+        _wait_ready(page, f"signed in as {login}")
+        info: dict[str, Any] = page.evaluate(CALLBACK_JS, idp_url)
+        state = page.evaluate(STATE_JS) or {}
+        if state.get("signin") != "signed-in":
+            raise BenchError(f"signed in as {login}: ready but data-signin={state.get('signin')!r}")
+        nav = info.get("nav") or {}
+        # The navigation to the callback starts at the form's POST to the provider; fetchStart
+        # is when the browser starts fetching the callback document itself, after the provider's
+        # redirects: the moment the provider sends the reader back.
+        back = float(nav.get("fetchStart") or 0.0)
+        ready = float(info["bench"]["ready"])
+        spans = [(float(e["start"]), float(e["end"])) for e in info.get("idp", []) if e.get("end")]
+        round_trip = (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else 0.0
+        time_origin = float(page.evaluate("performance.timeOrigin"))
+        return {
+            "back_to_ready": ready - back,
+            "round_trip": round_trip,
+            "navigation_to_ready": ready,
+            "submit_to_back": time_origin + back - float(submitted),
+            "provider_requests": float(len(spans)),
+        }, _phases(info["bench"], back)
+
+
+class Arms:
+    """Samples per arm, with failures counted and a stop after repeated failures."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.values: dict[str, list[float]] = {name: [] for name in names}
+        self.failures: dict[str, list[str]] = {name: [] for name in names}
+        self.phases: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+        self._streak: dict[str, int] = dict.fromkeys(names, 0)
+
+    def usable(self, name: str) -> bool:
+        return self._streak[name] < MAX_CONSECUTIVE_FAILURES
+
+    def measure(self, name: str, label: str, run: Callable[[], Sample]) -> None:
+        if not self.usable(name):
+            return
+        try:
+            value, phases = run()
+        except Exception as exc:  # a run that fails is recorded; the others go on
+            self._streak[name] += 1
+            message = str(exc).splitlines()[0][:300]
+            self.failures[name].append(message)
+            log(f"{label} {name}: FAILED: {message}")
+            return
+        self._streak[name] = 0
+        self.values[name].append(value)
+        self.phases[name].append(phases)
+        log(f"{label} {name}: {value:,.0f} ms")
+
+    def summary(self) -> dict[str, Any]:
+        out = {}
+        for name, values in self.values.items():
+            names = list(dict.fromkeys(phase for run in self.phases[name] for phase in run))
+            phases = {phase: stats([run[phase] for run in self.phases[name] if phase in run]) for phase in names}
+            out[name] = {**stats(values), "failures": self.failures[name], "phases": phases}
+        return out
+
+
+def run(pw: Playwright, site_url: str, access_path: str, idp_url: str, runs: int, login: str,
+        deadline: Deadline) -> dict[str, Any]:
+    urls = {"bare": f"{site_url}/_bench/bare.html", "widget": f"{site_url}{access_path}",
+            "stock": f"{site_url}/_bench/stock.html"}
+    access_url = urls["widget"]
+
+    # Cold, with the signed-in return in the same rotation (its baseline is the cold bare boot).
+    cold = Arms((*ARMS, "signed_in"))
+    signed: list[dict[str, float]] = []
+
+    def cold_run(arm: str) -> Sample:
+        with fresh_profile(pw) as context:
+            return click_to_ready(_page(context), urls[arm], f"cold {arm}")
+
+    def signed_run() -> Sample:
+        result, phases = signed_in_once(pw, access_url, idp_url, login)
+        signed.append(result)
+        return result["back_to_ready"], phases
+
+    for index in range(runs):
+        for arm in rotate((*ARMS, "signed_in"), index):
+            deadline.check(f"cold run {index + 1}")
+            label = f"ready cold {index + 1}/{runs}"
+            cold.measure(arm, label, signed_run if arm == "signed_in" else functools.partial(cold_run, arm))
+
+    # Warm: one profile; each arm primed twice (a load and a reload), not counted.
+    reload = Arms(ARMS)
+    newtab = Arms(ARMS)
+    with fresh_profile(pw) as context:
+        tabs: dict[str, Page] = {}
+        for arm in ARMS:
+            deadline.check("warm priming")
+            tabs[arm] = context.new_page()
+            click_to_ready(tabs[arm], urls[arm], f"prime {arm}")
+            reload_to_ready(tabs[arm], f"prime {arm}")
+        log("warm: primed")
+        for index in range(runs):
+            for arm in rotate(ARMS, index):
+                deadline.check(f"reload run {index + 1}")
+                reload.measure(arm, f"ready warm reload {index + 1}/{runs}",
+                               functools.partial(reload_to_ready, tabs[arm], f"reload {arm}"))
+
+        def new_tab(arm: str) -> Sample:
+            page = context.new_page()
+            try:
+                return click_to_ready(page, urls[arm], f"new tab {arm}")
+            finally:
+                page.close()
+
+        for index in range(runs):
+            for arm in rotate(ARMS, index):
+                deadline.check(f"new-tab run {index + 1}")
+                newtab.measure(arm, f"ready warm new tab {index + 1}/{runs}", functools.partial(new_tab, arm))
+
+    cold_summary = cold.summary()
+    signed_in = cold_summary.pop("signed_in")
+    extra = {key: stats([s[key] for s in signed]) for key in ("round_trip", "navigation_to_ready", "submit_to_back")}
+    return {
+        "cold": cold_summary,
+        "reload": reload.summary(),
+        "newtab": newtab.summary(),
+        "signed_in": {"back_to_ready": signed_in, **extra, "login": login,
+                      "provider_requests": [s["provider_requests"] for s in signed]},
+    }

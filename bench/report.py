@@ -1,0 +1,135 @@
+"""The results of ``make bench`` as reStructuredText tables, for the maintainers' page.
+
+    .venv/bin/python bench/report.py [bench/results/latest.json]
+
+Prints list-tables (time to ready, bytes, build, core, targets) and a line saying where and
+when the figures were measured; paste them into the "Performance" section of
+``help/maintainers.rst``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import NORMAL_DOC, fmt_bytes, fmt_ms, fmt_rate, fmt_s  # noqa: E402
+
+DEFAULT = REPO / "bench" / "results" / "latest.json"
+
+
+def _cell(arm: dict[str, Any] | None, fmt: Callable[[float | None], str]) -> str:
+    if not arm or not arm.get("n"):
+        return "—"
+    return f"{fmt(arm['median'])} ({fmt(arm['q1'])} – {fmt(arm['q3'])})"
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], widths: str = "") -> str:
+    lines = [f".. list-table:: {title}", "   :header-rows: 1"]
+    if widths:
+        lines.append(f"   :widths: {widths}")
+    lines.append("")
+    for row in [header, *rows]:
+        for index, cell in enumerate(row):
+            lines.append(f"   {'* -' if index == 0 else '  -'} {cell}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    dirty = " plus uncommitted changes" if meta.get("uncommitted_changes") else ""
+    parts = [
+        f"Measured {meta['started'][:10]} at commit ``{(meta.get('commit') or '?')[:10]}``"
+        f"{dirty}, {meta['runs']} runs per arm, on {meta['cpus']} CPUs "
+        f"(load average {meta['loadavg_start'][0]:.1f} at the start, {meta['loadavg_end'][0]:.1f} at the end), "
+        f"{meta.get('chromium', 'Chromium').split(' built')[0]}, Pyodide {meta.get('pyodide')}, "
+        f"Node {meta.get('node')}, CPython {meta.get('python')}; "
+        f"the whole run took {meta.get('seconds', 0) / 60:.1f} minutes. Median (IQR).\n",
+    ]
+    site = results.get("site")
+    if site:
+        parts.append(f"Standard library shipped: {site['stdlib']['evidence']}.\n")
+    ready = results.get("ready")
+    if ready:
+        rows = [[label, *(_cell(ready[mode].get(arm), fmt_ms) for arm in ("bare", "widget", "stock"))]
+                for mode, label in (("cold", "cold (new profile)"), ("reload", "warm, same-tab reload"),
+                                    ("newtab", "warm, new tab"))]
+        signed = ready["signed_in"]
+        rows.append([f"signed in ({signed['login']}), from the redirect back", "—",
+                     _cell(signed["back_to_ready"], fmt_ms), "—"])
+        parts.append(table("Time to ready: from the click to ``data-state=\"ready\"``",
+                           ["", "bare page, the site's Pyodide files", "access-levels page (widget)",
+                            "bare page, stock npm files"], rows, "25 25 25 25"))
+        phase_rows = []
+        for mode, label in (("cold", "cold"), ("reload", "warm reload"), ("newtab", "warm new tab")):
+            phases = (ready[mode].get("widget") or {}).get("phases") or {}
+            phase_rows.append([label, *(_cell(phases.get(name), fmt_ms) for name in
+                                        ("Starting Python", "Loading the checker")), _cell(ready[mode].get("widget"), fmt_ms)])
+        phases = signed["back_to_ready"].get("phases") or {}
+        phase_rows.append(["signed in (from the redirect back)",
+                           *(_cell(phases.get(name), fmt_ms) for name in ("Starting Python", "Loading the checker")),
+                           _cell(signed["back_to_ready"], fmt_ms)])
+        parts.append(table("The widget's phases: when its status line says so, after the click",
+                           ["", "downloads done (\"Starting Python…\")", "Pyodide started (\"Loading the checker…\")",
+                            "ready"], phase_rows, "25 25 25 25"))
+        parts.append(f"Provider round trip on the return (discovery, token, UserInfo): "
+                     f"{_cell(signed['round_trip'], fmt_ms)}; the provider's own sign-in (form submitted → "
+                     f"redirect back): {_cell(signed['submit_to_back'], fmt_ms)}.\n")
+    data = results.get("bytes")
+    if data:
+        rows = []
+        for key, label in (("normal", f"``{NORMAL_DOC}``"), ("landing", "``index``"),
+                           ("access_before_click", "access-levels page, before the click"),
+                           ("access_ready", "access-levels page, checker ready")):
+            if key in data:
+                d = data[key]
+                rows.append([label, str(d["requests"]), fmt_bytes(d["transferred"]), fmt_bytes(d["gzip"]),
+                             fmt_bytes(d["fonts_gzip"]), fmt_bytes(d["checker_assets_gzip"]), fmt_bytes(d["pyodide_transferred"])])
+        others = data.get("other_pages", {})
+        parts.append(table(f"Bytes, new profile (other pages: {len(others)} visited after using the checker, "
+                           f"{sum(o['pyodide_requests'] for o in others.values())} Pyodide requests)",
+                           ["page", "requests", "transferred", "gzip -6 of the bodies", "of which web fonts",
+                            "checker UI (gzip)", "Pyodide (transferred)"], rows))
+    data = results.get("build")
+    if data:
+        rows = [[kind, _cell(data[kind].get("with"), fmt_s), _cell(data[kind].get("without"), fmt_s)]
+                for kind in ("clean", "incremental")]
+        rows.append(["cold cache (no target)", _cell(data["cold_cache"].get("with"), fmt_s), "—"])
+        parts.append(table(f"Build, strict, one process per build (incremental: ``{data['touched']}`` touched)",
+                           ["build", "with the extension", "without (directives as plain text)"], rows))
+    data = results.get("core")
+    if data:
+        rows = [[f"``{call}()``", *(_cell(data[runtime][call], fmt_rate) for runtime in ("cpython", "pyodide"))]
+                for call in ("evaluate", "validate_form")]
+        parts.append(table("Core calls per second",
+                           ["call", f"CPython {data['cpython']['python']}", f"Pyodide (Python {data['pyodide']['python']}, Node)"],
+                           rows))
+    units: dict[str, Callable[[float | None], str]] = {"ms": fmt_ms, "s": fmt_s, "B": fmt_bytes}
+    rows = []
+    for target in results.get("targets", []):
+        fmt = units.get(target["unit"], str)
+        verdict = target["verdict"] if target["hard"] or target["verdict"] == "n/a" else f"{target['verdict']} (info)"
+        limit = f"= {fmt(target['limit'])}" if target["rule"].startswith("=") else f"{target['rule']}: {fmt(target['limit'])}"
+        rows.append([target["name"], fmt(target["value"]), limit,
+                     f"**{verdict}**" if verdict == "FAIL" else verdict])
+    if rows:
+        parts.append(table("Targets (hard ones fail ``make bench``)", ["target", "measured", "limit", "result"], rows,
+                           "40 15 35 10"))
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = Path(args[0]) if args else DEFAULT
+    print(render(json.loads(path.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
