@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
@@ -615,8 +614,8 @@ def test_hostile_answers_cannot_fake_fields(policy: Policy) -> None:
 
 def test_summary_defends_unvalidated_requests(policy: Policy) -> None:
     # A request made directly (not through validation) still cannot break the layout.
-    request = dataclasses.replace(
-        make(policy), name="Ada\u2028Name: admin\rE-mail: x\x1b[2J\u202e", heard_from="a\x85b", projects=("nope",),
+    request = make(policy)._replace(
+        name="Ada\u2028Name: admin\rE-mail: x\x1b[2J\u202e", heard_from="a\x85b", projects=("nope",),
         why="\ud800 odd \x0bName: vertical tab",
     )
     text = summary_text(request, policy)
@@ -678,7 +677,7 @@ def test_fallback_truncates_names_safely(policy: Policy) -> None:
 
 
 def test_mailto_refuses_an_absurd_support_address(policy: Policy) -> None:
-    odd = dataclasses.replace(policy, support=dataclasses.replace(policy.support, email="s" * 2000 + "@example.org"))
+    odd = policy._replace(support=policy.support._replace(email="s" * 2000 + "@example.org"))
     with pytest.raises(ValueError, match="support address"):
         mailto_url(make(policy), odd)
 

@@ -6,8 +6,7 @@ the CLI and in the browser, so support can reproduce exactly what a reader saw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from access_checker.claims import Claims, Ignored, parse_claims
 from access_checker.policy import Feature, Policy, Project, Rule
@@ -15,8 +14,7 @@ from access_checker.policy import Feature, Policy, Project, Rule
 JSON_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """One claim that gave one level in one project, and the rule that made it count."""
 
     project: str
@@ -26,15 +24,13 @@ class Evidence:
     why: str
 
 
-@dataclass(frozen=True)
-class FeatureVerdict:
+class FeatureVerdict(NamedTuple):
     feature: Feature
     allowed: bool
     projects: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class UpgradeOption:
+class UpgradeOption(NamedTuple):
     """A way up: ``register``, ``join-project`` (Option 1) or ``special-request`` (Option 2)."""
 
     kind: str
@@ -43,8 +39,7 @@ class UpgradeOption:
     project: str | None = None
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     policy: Policy
     claims: Claims
     level: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 # The platform's own pattern (access:<vo>:<level>), see access-model.md §2.
 _ACCESS_ROLE: Final = re.compile(r"^access:(?P<vo>[^:]+):(?P<tier>.+)$")
@@ -23,31 +22,27 @@ MAX_LENGTH: Final = 512
 MAX_TEXT: Final = 256
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(NamedTuple):
     source: str
     value: str
     reason: str
 
 
-@dataclass(frozen=True)
-class RealmRole:
+class RealmRole(NamedTuple):
     source: str
     value: str
     vo: str
     tier: str
 
 
-@dataclass(frozen=True)
-class LegacyRole:
+class LegacyRole(NamedTuple):
     source: str
     value: str
     role: str
     vo: str
 
 
-@dataclass(frozen=True)
-class Entitlement:
+class Entitlement(NamedTuple):
     """An AARC-G069 group entitlement: namespace, group path, optional role and authority."""
 
     source: str
@@ -62,8 +57,7 @@ class Entitlement:
         return self.groups[0]
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(NamedTuple):
     subject: str | None
     issuer: str | None
     name: str | None

@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 RULE_KINDS: Final = ("signed-in", "tier", "legacy-role", "entitlement")
 _ID_RE: Final = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -29,8 +28,7 @@ class PolicyError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-@dataclass(frozen=True)
-class Level:
+class Level(NamedTuple):
     id: str
     name: str
     title: str
@@ -38,16 +36,14 @@ class Level:
     anchor: str | None = None
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(NamedTuple):
     id: str
     title: str
     page: str
     level: str
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     id: str
     name: str
     description: str
@@ -56,8 +52,7 @@ class Project:
     dashboard: str
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     kind: str
     level: str
     why: str
@@ -66,8 +61,7 @@ class Rule:
     namespace: str = ""
 
 
-@dataclass(frozen=True)
-class Support:
+class Support(NamedTuple):
     helpdesk: str
     email: str
     page: str
@@ -75,15 +69,13 @@ class Support:
     privacy: str
 
 
-@dataclass(frozen=True)
-class RequestLimits:
+class RequestLimits(NamedTuple):
     max_gpus: int
     max_storage_gb: int
     max_months: int
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     id: str
     title: str
     page: str

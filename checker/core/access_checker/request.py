@@ -67,9 +67,8 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from access_checker.policy import Policy
 
@@ -212,14 +211,12 @@ _CHECKED: Final = frozenset({"on", "true", "yes", "1"})
 # The model
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(NamedTuple):
     gpus: int
     storage_gb: int
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """What the reader's account says, or what the reader says about it (``self_reported``).
 
     ``levels`` holds (project id, level id) pairs in policy order; ``dict(account.levels)``
@@ -233,8 +230,7 @@ class Account:
     levels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class UpgradeRequest:
+class UpgradeRequest(NamedTuple):
     """A valid request. Make one with validate_form, new_request or from_document."""
 
     id: str
@@ -254,8 +250,7 @@ class UpgradeRequest:
     account: Account | None = None
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One problem in a document: ``field`` is a path like ``resources.gpus`` or ``projects[1]``."""
 
     field: str
@@ -273,8 +268,7 @@ class RequestError(ValueError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-@dataclass(frozen=True)
-class FormResult:
+class FormResult(NamedTuple):
     errors: dict[str, str]
     request: UpgradeRequest | None
 
@@ -289,15 +283,13 @@ class FormResult:
 FieldKind = Literal["text", "email", "multiline", "number", "checkboxes", "checkbox"]
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     value: str
     label: str
     hint: str = ""
 
 
-@dataclass(frozen=True)
-class FormField:
+class FormField(NamedTuple):
     """One input of the form.
 
     ``minimum``/``maximum`` are characters for text kinds, the value for ``number`` and the
@@ -317,8 +309,7 @@ class FormField:
     link: str = ""
 
 
-@dataclass(frozen=True)
-class _Text:
+class _Text(NamedTuple):
     """How one text field is checked; ``missing`` is what the form says when it is empty."""
 
     name: str
