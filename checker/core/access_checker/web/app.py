@@ -69,8 +69,16 @@ class Widget:
 
     def _account(self, assessment: Assessment) -> dict[str, object]:
         claims = assessment.claims
-        return {"self_reported": False, "subject": claims.subject, "issuer": claims.issuer,
-                "identity_provider": claims.identity_provider, "levels": dict(assessment.projects)}
+        account: dict[str, object] = {
+            "self_reported": False, "subject": claims.subject, "issuer": claims.issuer,
+            "identity_provider": claims.identity_provider, "levels": dict(assessment.projects)}
+        # The reader cannot edit these: a value a request cannot carry (too long, hidden
+        # direction or control characters) is left out instead of blocking every request.
+        problems = request.validate_form({}, self.policy, account=account).errors
+        for key in ("subject", "issuer", "identity_provider"):
+            if f"account.{key}" in problems:
+                account[key] = None
+        return account
 
     def _store_summary(self, assessment: Assessment, expires: int) -> None:
         from js import sessionStorage
@@ -173,7 +181,10 @@ class Widget:
         self.touched = {f.name for f in self.fields}
         self._show_errors(result.errors)
         if result.request is None:
-            first = next(f for f in self.fields if f.name in result.errors)
+            first = next((f for f in self.fields if f.name in result.errors), None)
+            if first is None:  # nothing the reader can fix in the form (see _account)
+                self._announce("The request cannot be prepared: " + " ".join(result.errors.values()))
+                return
             control = self._form().querySelector(f'[name="{first.name}"]')
             control.focus()
             count = len(result.errors)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from access_checker.assessment import Assessment
+from access_checker.claims import MAX_LENGTH, preview
 from access_checker.policy import Policy
 from access_checker.request import FormField
 from access_checker.web.elements import El, Handler, h
@@ -93,7 +94,7 @@ def evidence_view(assessment: Assessment) -> El | None:
     lowest = policy.lowest.id
     counted = [e for e in assessment.evidence if e.level != lowest]
     items = [
-        h("li", {}, h("code", {}, f"{e.source} = {e.value}"),
+        h("li", {}, h("code", {}, f"{e.source} = {preview(e.value, MAX_LENGTH)}"),
           f" gives {policy.level(e.level).name} in {policy.project(e.project).name}: {e.why}")
         for e in counted
     ]
@@ -175,7 +176,8 @@ def account_view(account: dict[str, object] | None, policy: Policy) -> El:
     )
     rows = [("Account id", account.get("subject")), ("Identity provider", account.get("identity_provider")),
             ("Issuer", account.get("issuer")), ("Current levels", level_text)]
-    return h("dl", {"class": "access-checker__account", "data-account": "signed-in"},
+    # "simple": the theme's own mark for a plain definition list (else <dt> looks like an API name).
+    return h("dl", {"class": "access-checker__account simple", "data-account": "signed-in"},
              *[part for label, value in rows if value
                for part in (h("dt", {}, label), h("dd", {}, str(value)))])
 

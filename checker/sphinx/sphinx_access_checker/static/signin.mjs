@@ -16,6 +16,8 @@ import * as oauth from "./oauth4webapi.mjs";
 import { jwtPayload, mergeClaims } from "./claims.mjs";
 
 const PENDING_KEY = "access-checker:signin";
+// Addresses up to 8,000 characters pass common servers and proxies (nginx's default is 8 KB).
+const MAX_LOGOUT_URL = 8000;
 
 /** A sign-in failure with a stable code (data-error) and a message for the reader. */
 export class SignInError extends Error {
@@ -205,24 +207,29 @@ function describe(error) {
 
 /**
  * Forget the tokens, then end the provider session. Local state is cleared by the caller
- * first, so a provider that is down still leaves the reader signed out here.
+ * first, so a provider that is down still leaves the reader signed out here. Resolves false
+ * when the provider has no end-session endpoint; rejects with a SignInError (idp_down) when it
+ * cannot be reached, rather than leaving the page for a browser error page.
  * @param {Settings} settings
+ * @returns {Promise<boolean>}
  */
 export async function end(settings) {
   const idToken = tokens.idToken;
   delete tokens.idToken;
   delete tokens.accessToken;
-  let as;
-  try {
-    as = await discover(settings);
-  } catch {
-    return false;
-  }
+  // Ask again instead of trusting what discovery said at sign-in: the provider may be gone.
+  discovered.delete(settings.issuer.href);
+  const as = await discover(settings);
   if (!as.end_session_endpoint) return false;
   const url = new URL(as.end_session_endpoint);
   url.searchParams.set("client_id", settings.clientId);
   url.searchParams.set("post_logout_redirect_uri", settings.postLogoutUri);
-  if (idToken) url.searchParams.set("id_token_hint", idToken);
+  if (idToken) {
+    url.searchParams.set("id_token_hint", idToken);
+    // Only a hint: a large token (many roles or groups) would make an address longer than
+    // servers accept (HTTP 414 or 431), and the reader would be left on an error page.
+    if (url.href.length > MAX_LOGOUT_URL) url.searchParams.delete("id_token_hint");
+  }
   location.assign(url.href);
   return true;
 }

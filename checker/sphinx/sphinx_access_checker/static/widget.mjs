@@ -39,12 +39,12 @@ function data(el, name) {
 /**
  * Fetch a file fully (so it lands in the HTTP cache before Pyodide asks for it) and report
  * bytes as they arrive.
- * @param {string} url @param {string} code @param {(n: number) => void} progress
+ * @param {string} url @param {string} code @param {(n: number) => void} progress @param {AbortSignal} signal
  */
-async function prefetch(url, code, progress) {
+async function prefetch(url, code, progress, signal) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch {
     throw new CheckerError("network", "The checker's files could not be downloaded: check your connection and try again.");
   }
@@ -52,11 +52,26 @@ async function prefetch(url, code, progress) {
     throw new CheckerError(code, `A file the checker needs is missing on this site (${new URL(url, location.href).pathname}, HTTP ${response.status}).`);
   }
   const reader = response.body.getReader();
+  // The WebAssembly file is kept to be checked: Pyodide only logs a warning for a damaged one
+  // and never settles, which would end in a misleading timeout (validating takes ~30 ms).
+  const wasm = url.endsWith(".wasm");
+  /** @type {Uint8Array[]} */ const chunks = [];
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (wasm) chunks.push(value);
     progress(value.byteLength);
   }
+  if (wasm && !WebAssembly.validate(await new Blob(/** @type {BlobPart[]} */ (chunks)).arrayBuffer())) {
+    throw new CheckerError("runtime_broken", `A file of the Python runtime on this site is damaged (${new URL(url, location.href).pathname} is incomplete or corrupt).`);
+  }
+}
+
+/** An error as words for the reader (Pyodide may reject with objects that are not Errors). @param {unknown} error */
+function describe(error) {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null && "message" in error) return String(error.message);
+  return String(error);
 }
 
 /**
@@ -72,6 +87,17 @@ function within(promise, seconds, message) {
       (error) => { clearTimeout(timer); reject(error); },
     );
   });
+}
+
+/**
+ * A name from the provider as the page shows it: controls and text-direction characters as
+ * U+FFFD (they could garble or disguise the line, as the core's evidence list says), and at
+ * most 80 characters.
+ * @param {string} text
+ */
+function displayName(text) {
+  const chars = [...text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, "\ufffd")];
+  return chars.length > 80 ? `${chars.slice(0, 79).join("")}…` : chars.join("");
 }
 
 /** @param {string} key @returns {any} */
@@ -210,7 +236,7 @@ if (root) {
     const known = error instanceof CheckerError;
     root.dataset.state = "error";
     root.dataset.error = known ? error.code : "boot_failed";
-    tell(known ? error.message : `The checker could not start (${String(error)}).`);
+    tell(known ? error.message : `The checker could not start (${describe(error)}).`);
     announce("The access checker could not start.");
     sync();
     rejectReady?.(error);
@@ -222,10 +248,17 @@ if (root) {
       root.dataset.state = "loading";
       sync();
       let received = 0;
-      const report = () => announce(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`);
+      // One failed download stops the others: their progress must not cover the failure.
+      const downloads = new AbortController();
+      const report = () => {
+        if (!downloads.signal.aborted) announce(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`);
+      };
       const count = (/** @type {number} */ n) => { received += n; report(); };
       report();
-      await Promise.all(bootFiles.map(([url, code]) => prefetch(url, code, count)));
+      await Promise.all(bootFiles.map(([url, code]) => prefetch(url, code, count, downloads.signal))).catch((error) => {
+        downloads.abort();
+        throw error;
+      });
       announce("Starting Python…");
       const { loadPyodide } = await import(runtime + "pyodide.mjs").catch(() => {
         throw new CheckerError("runtime_missing", "The Python runtime of this site is missing or damaged.");
@@ -234,16 +267,22 @@ if (root) {
       // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
       const pyodide = await within(
         loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
-          throw new CheckerError("runtime_broken", `The Python runtime failed to start (${String(e)}).`);
+          throw new CheckerError("runtime_broken", `The Python runtime failed to start (${describe(e)}).`);
         }),
         bootTimeout,
         `The Python runtime did not start within ${bootTimeout} seconds (a browser extension or a strict security policy may block WebAssembly).`,
       );
       announce("Loading the checker…");
-      await pyodide.loadPackage(new URL(data(root, "wheel"), location.href).href, { messageCallback: () => {} });
+      // A damaged wheel is only logged by loadPackage; the import below is what fails.
+      await pyodide.loadPackage(new URL(data(root, "wheel"), location.href).href, { messageCallback: () => {}, errorCallback: () => {} });
       const policy = new Uint8Array(await (await fetch(data(root, "policy"))).arrayBuffer());
       const pySettings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
-      const mod = pyodide.pyimport("access_checker.web.app");
+      let mod;
+      try {
+        mod = pyodide.pyimport("access_checker.web.app");
+      } catch {
+        throw new CheckerError("wheel_broken", "The checker's own package on this site is damaged, so the checker cannot start.");
+      }
       // Where Python took its code from, for tests and support: "bytecode" or "source".
       root.dataset.python = mod.code_origin();
       return /** @type {PyWidget} */ (mod.mount(app, policy, pySettings, bridge));
@@ -274,7 +313,7 @@ if (root) {
     sessionStorage.setItem(CLAIMS_KEY, JSON.stringify({ claims, expires }));
     root.dataset.signin = "signed-in";
     const who = /** @type {HTMLElement | null} */ (root.querySelector(".access-checker__who"));
-    if (who) who.textContent = `Signed in as ${typeof claims.name === "string" ? claims.name : String(claims.sub)}`;
+    if (who) who.textContent = `Signed in as ${displayName(typeof claims.name === "string" ? claims.name : String(claims.sub))}`;
     clearTimeout(expiryTimer);
     const left = expires * 1000 - Date.now();
     // setTimeout counts a 32-bit delay: longer than ~24 days would fire at once.
@@ -345,8 +384,14 @@ if (root) {
       root.dataset.signin = "signed-out";
       delete root.dataset.error;
       sync();
-      if (settings && !(await end(settings))) {
-        tell("You are signed out on this page, but the sign-in service could not be reached to end its session.");
+      if (settings) {
+        let ended = false;
+        try {
+          ended = await end(settings);
+        } catch (error) {
+          root.dataset.error = error instanceof SignInError ? error.code : "idp_down";
+        }
+        if (!ended) tell("You are signed out on this page, but the sign-in service could not be reached to end its session.");
       }
       if (booting) await show(booting, null, 0);
     },
