@@ -105,12 +105,6 @@ export async function begin(settings) {
   location.assign(url.href);
 }
 
-/** True when the address carries an authorization response for us to complete. */
-export function isCallback() {
-  const params = new URLSearchParams(location.search);
-  return params.has("state") && (params.has("code") || params.has("error"));
-}
-
 /** Remove code, state, iss and error from the address bar (and from the history entry). */
 function cleanAddress() {
   const url = new URL(location.href);

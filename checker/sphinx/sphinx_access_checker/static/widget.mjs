@@ -9,7 +9,27 @@
  * signOut() and assessment.
  */
 
-import { SignInError, begin, complete, end, forgetTokens, isCallback } from "./signin.mjs";
+/**
+ * The sign-in code (with oauth4webapi, the larger part of the widget's JavaScript) loads only
+ * when the reader signs in, comes back from the provider, or signs out.
+ * @type {Promise<typeof import("./signin.mjs")> | null}
+ */
+let signinModule = null;
+const signin = () => (signinModule ??= import("./signin.mjs").catch(() => {
+  signinModule = null; // offline: try again on the next click
+  throw Object.assign(new Error("Sign-in could not start: this page cannot reach the network right now."), { code: "idp_down" });
+}));
+
+/** True when the address carries an authorization response for us to complete. */
+function isCallback() {
+  const params = new URLSearchParams(location.search);
+  return params.has("state") && (params.has("code") || params.has("error"));
+}
+
+/** A failure's stable code, for data-error (CheckerError and SignInError both carry one). @param {unknown} error */
+function codeOf(error) {
+  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : null;
+}
 
 const SUMMARY_KEY = "access-checker:summary";
 const CLAIMS_KEY = "access-checker:claims";
@@ -37,11 +57,13 @@ function data(el, name) {
 }
 
 /**
- * Fetch a file fully (so it lands in the HTTP cache before Pyodide asks for it) and report
- * bytes as they arrive.
+ * Fetch a file fully (so it lands in the HTTP cache for Pyodide) and report bytes as they
+ * arrive. Resolves with the bytes when ``keep`` is set.
  * @param {string} url @param {string} code @param {(n: number) => void} progress @param {AbortSignal} signal
+ * @param {boolean} keep
+ * @returns {Promise<Uint8Array | null>}
  */
-async function prefetch(url, code, progress, signal) {
+async function prefetch(url, code, progress, signal, keep) {
   let response;
   try {
     response = await fetch(url, { signal });
@@ -59,12 +81,15 @@ async function prefetch(url, code, progress, signal) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (wasm) chunks.push(value);
+    if (wasm || keep) chunks.push(value);
     progress(value.byteLength);
   }
-  if (wasm && !WebAssembly.validate(await new Blob(/** @type {BlobPart[]} */ (chunks)).arrayBuffer())) {
+  if (!wasm && !keep) return null;
+  const bytes = new Uint8Array(await new Blob(/** @type {BlobPart[]} */ (chunks)).arrayBuffer());
+  if (wasm && !WebAssembly.validate(bytes)) {
     throw new CheckerError("runtime_broken", `A file of the Python runtime on this site is damaged (${new URL(url, location.href).pathname} is incomplete or corrupt).`);
   }
+  return keep ? bytes : null;
 }
 
 /** An error as words for the reader (Pyodide may reject with objects that are not Errors). @param {unknown} error */
@@ -127,14 +152,16 @@ if (root) {
     }
     : null;
 
+  const wheelUrl = new URL(data(root, "wheel"), location.href).href;
+  const policyUrl = new URL(data(root, "policy"), location.href).href;
   /** Every file the boot downloads, with the error code its absence gives. @type {[string, string][]} */
   const bootFiles = [
     [runtime + "pyodide.asm.wasm", "runtime_missing"],
     // Precompiled to bytecode by the build (a sourceless zip): nothing to compile at boot.
     [runtime + "python_stdlib.zip", "runtime_missing"],
     [runtime + "pyodide-lock.json", "runtime_missing"],
-    [new URL(data(root, "wheel"), location.href).href, "wheel_missing"],
-    [new URL(data(root, "policy"), location.href).href, "policy_missing"],
+    [wheelUrl, "wheel_missing"],
+    [policyUrl, "policy_missing"],
   ];
 
   /**
@@ -145,10 +172,12 @@ if (root) {
   const preload = () => {
     if (preloaded || booting) return;
     preloaded = true;
-    for (const file of ["pyodide.mjs", "pyodide.asm.mjs"]) {
+    const modules = [runtime + "pyodide.mjs", runtime + "pyodide.asm.mjs"];
+    if (settings) modules.push(new URL("./signin.mjs", import.meta.url).href, new URL("./oauth4webapi.mjs", import.meta.url).href);
+    for (const href of modules) {
       const link = document.createElement("link");
       link.rel = "modulepreload";
-      link.href = runtime + file;
+      link.href = href;
       document.head.append(link);
     }
     for (const [url] of bootFiles) {
@@ -224,7 +253,7 @@ if (root) {
     forgotten() {
       sessionStorage.removeItem(USED_KEY);
       sessionStorage.removeItem(CLAIMS_KEY);
-      forgetTokens();
+      void signinModule?.then((m) => m.forgetTokens());
       api.assessment = null;
       if (root.dataset.signin === "signed-in") root.dataset.signin = "signed-out";
       sync();
@@ -255,27 +284,40 @@ if (root) {
       };
       const count = (/** @type {number} */ n) => { received += n; report(); };
       report();
-      await Promise.all(bootFiles.map(([url, code]) => prefetch(url, code, count, downloads.signal))).catch((error) => {
+      const downloaded = Promise.all(
+        bootFiles.map(([url, code]) => prefetch(url, code, count, downloads.signal, url === wheelUrl || url === policyUrl)),
+      ).catch((error) => {
         downloads.abort();
         throw error;
       });
+      // Start Python while the files arrive rather than after: the runtime's own requests meet
+      // ours in the HTTP cache, and the wasm compiles as it streams in.
+      const started = import(runtime + "pyodide.mjs").then(
+        ({ loadPyodide }) => loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
+          throw new CheckerError("runtime_broken", `The Python runtime failed to start (${describe(e)}).`);
+        }),
+        () => { throw new CheckerError("runtime_missing", "The Python runtime of this site is missing or damaged."); },
+      );
+      started.catch(() => {}); // a missing file is reported by the downloads, with its own code
+      const files = await downloaded;
+      const wheelBytes = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === wheelUrl)]);
+      const policy = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === policyUrl)]);
       announce("Starting Python…");
-      const { loadPyodide } = await import(runtime + "pyodide.mjs").catch(() => {
-        throw new CheckerError("runtime_missing", "The Python runtime of this site is missing or damaged.");
-      });
       // The timeout starts once the downloads are done: a strict CSP without
       // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
       const pyodide = await within(
-        loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
-          throw new CheckerError("runtime_broken", `The Python runtime failed to start (${describe(e)}).`);
-        }),
+        started,
         bootTimeout,
         `The Python runtime did not start within ${bootTimeout} seconds (a browser extension or a strict security policy may block WebAssembly).`,
       );
       announce("Loading the checker…");
-      // A damaged wheel is only logged by loadPackage; the import below is what fails.
-      await pyodide.loadPackage(new URL(data(root, "wheel"), location.href).href, { messageCallback: () => {}, errorCallback: () => {} });
-      const policy = new Uint8Array(await (await fetch(data(root, "policy"))).arrayBuffer());
+      try {
+        // The wheel is already here: unpack it straight into site-packages.
+        pyodide.unpackArchive(wheelBytes, "wheel", { extractDir: pyodide.runPython("import site; site.getsitepackages()[0]") });
+        pyodide.runPython("import importlib; importlib.invalidate_caches()");
+      } catch {
+        throw new CheckerError("wheel_broken", "The checker's own package on this site is damaged, so the checker cannot start.");
+      }
       const pySettings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
       let mod;
       try {
@@ -323,7 +365,7 @@ if (root) {
   const expire = () => {
     sessionStorage.removeItem(SUMMARY_KEY);
     sessionStorage.removeItem(CLAIMS_KEY);
-    forgetTokens();
+    void signinModule?.then((m) => m.forgetTokens());
     root.dataset.signin = "expired";
     tell("Your sign-in has expired, so the level shown may be out of date. Sign in again to refresh it.");
     sync();
@@ -343,16 +385,16 @@ if (root) {
    * @param {unknown} error
    */
   const signInFailed = async (error) => {
-    const known = error instanceof SignInError;
-    root.dataset.error = known ? error.code : "signin_failed";
-    tell(known ? error.message : `Sign-in failed (${String(error)}).`);
+    const code = codeOf(error);
+    root.dataset.error = code ?? "signin_failed";
+    tell(code && error instanceof Error ? error.message : `Sign-in failed (${describe(error)}).`);
     const kept = keptClaims();
     if (kept) {
       signedIn(kept.claims, kept.expires);
       await show(boot(), kept.claims, kept.expires);
       return;
     }
-    root.dataset.signin = known && error.code === "idp_down" ? "unavailable" : "error";
+    root.dataset.signin = code === "idp_down" ? "unavailable" : "error";
     sync();
     await show(boot(), null, 0);
   };
@@ -369,7 +411,7 @@ if (root) {
       delete root.dataset.error;
       message.hidden = true;
       try {
-        await begin(settings);
+        await (await signin()).begin(settings);
       } catch (error) {
         await signInFailed(error).catch(fail);
       }
@@ -387,9 +429,9 @@ if (root) {
       if (settings) {
         let ended = false;
         try {
-          ended = await end(settings);
+          ended = await (await signin()).end(settings);
         } catch (error) {
-          root.dataset.error = error instanceof SignInError ? error.code : "idp_down";
+          root.dataset.error = codeOf(error) ?? "idp_down";
         }
         if (!ended) tell("You are signed out on this page, but the sign-in service could not be reached to end its session.");
       }
@@ -429,7 +471,7 @@ if (root) {
     root.dataset.signin = "signing-in";
     const widget = boot();
     widget.catch(fail);
-    complete(settings).then(
+    signin().then((m) => m.complete(settings)).then(
       async ({ claims, expires, notes }) => {
         signedIn(claims, expires);
         await show(widget, claims, expires);
