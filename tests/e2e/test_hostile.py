@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 
 from access_checker import default_policy, request, request_outputs
 from dev.stack import Stack, free_port, running_stack
@@ -375,7 +375,15 @@ def test_hostile_claims_render_as_text(hostile: HostileSite, browser: Browser, t
         watched.context.add_init_script(RECORD_ADDED)
         watched.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hostile.url)
         page = watched.page()
-        page.on("response", lambda r: userinfo.append(r.json()) if r.url.endswith("/me") and r.ok else None)
+        # Read UserInfo through a route: the browser's copy of a response body can be evicted
+        # while the runtime downloads, so an event listener may not see it.
+        def record(route: Route) -> None:
+            response = route.fetch()
+            if response.ok:
+                userinfo.append(response.json())
+            route.fulfill(response=response)
+
+        page.route(f"{hostile.stack.idp_url}/me", record)
         open_provider_form(page, Site(hostile.root, hostile.stack))
         submit_login(page, login)
         page.wait_for_url(f"{hostile.page_url(ACCESS)}*", timeout=30_000)
