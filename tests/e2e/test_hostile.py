@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from access_checker import default_policy, request, request_outputs
-from dev.stack import Stack, free_port, running_stack
+from dev.stack import free_port, running_stack
 from tests.e2e.conftest import Site
 from tests.e2e.hardening import (
     ACCESS,
@@ -64,21 +63,8 @@ ACCOUNTS = hostile_accounts()
 TRIED: dict[str, int] = {}
 
 
-@dataclass
-class HostileSite:
-    root: Path
-    stack: Stack
-
-    @property
-    def url(self) -> str:
-        return self.stack.site_url
-
-    def page_url(self, docname: str) -> str:
-        return f"{self.url}/{docname}.html"
-
-
 @pytest.fixture(scope="module")
-def hostile(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileSite]:
+def hostile(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     base = tmp_path_factory.mktemp("hostile")
     accounts = base / "hostile_accounts.json"
     accounts.write_text(json.dumps(ACCOUNTS, ensure_ascii=False))
@@ -88,12 +74,12 @@ def hostile(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ho
                 extra=("-D", "access_checker_csp_meta=0"))
     assert 'http-equiv="Content-Security-Policy"' not in (out / f"{ACCESS}.html").read_text()
     with running_stack(out, port=port, idp_port=idp_port, accounts=accounts, csp_override="") as stack:
-        yield HostileSite(out, stack)
+        yield Site(out, stack)
     print(f"\nhostile inputs tried: {sum(TRIED.values())} {TRIED}")
 
 
 @pytest.fixture(scope="module")
-def anonymous(hostile: HostileSite, browser: Browser) -> Iterator[tuple[Page, Watched]]:
+def anonymous(hostile: Site, browser: Browser) -> Iterator[tuple[Page, Watched]]:
     """One booted page (not signed in) shared by the form tests of this module."""
     with watched_context(browser, [hostile.url]) as watched:
         watched.context.add_init_script(RECORD_ADDED)
@@ -339,7 +325,7 @@ def test_valid_hostile_text_round_trips_through_every_output(anonymous: tuple[Pa
 
 
 def test_account_values_a_request_cannot_carry_do_not_block_it(
-    anonymous: tuple[Page, Watched], hostile: HostileSite, tmp_path: Path,
+    anonymous: tuple[Page, Watched], hostile: Site, tmp_path: Path,
 ) -> None:
     """Claims kept in the tab are evaluated again on the next visit, with no provider in between:
     an identity provider of 150 characters passes the core's claim limit (256) but not the
@@ -368,7 +354,7 @@ def test_account_values_a_request_cannot_carry_do_not_block_it(
 
 
 @pytest.mark.parametrize("login", list(ACCOUNTS))
-def test_hostile_claims_render_as_text(hostile: HostileSite, browser: Browser, tmp_path: Path, login: str) -> None:
+def test_hostile_claims_render_as_text(hostile: Site, browser: Browser, tmp_path: Path, login: str) -> None:
     claims = claims_of(ACCOUNTS, login)
     userinfo: list[dict[str, Any]] = []
     with watched_context(browser, [hostile.url]) as watched:
@@ -384,7 +370,7 @@ def test_hostile_claims_render_as_text(hostile: HostileSite, browser: Browser, t
             route.fulfill(response=response)
 
         page.route(f"{hostile.stack.idp_url}/me", record)
-        open_provider_form(page, Site(hostile.root, hostile.stack))
+        open_provider_form(page, hostile)
         submit_login(page, login)
         page.wait_for_url(f"{hostile.page_url(ACCESS)}*", timeout=30_000)
         assert settle(page) == "ready"
