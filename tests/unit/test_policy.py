@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from access_checker.policy import Policy, PolicyError, default_policy_bytes, parse_policy
@@ -57,4 +55,3 @@ def test_not_toml_is_one_clear_problem() -> None:
 def test_adding_projects_and_a_level_is_data_only(extended_policy: Policy) -> None:
     assert [level.id for level in extended_policy.levels] == ["anonymous", "basic", "intermediate", "full"]
     assert extended_policy.project_for_vo("training.egi.eu") == extended_policy.project("tutorials")
-    assert Path(__file__).parent.joinpath("policies", "extended.toml").is_file()

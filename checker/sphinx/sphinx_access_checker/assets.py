@@ -82,9 +82,8 @@ def _check_runtime(node_modules: Path) -> tuple[dict[str, Any], Path]:
     return pins, package
 
 
-def _stage_runtime(node_modules: Path, target_root: Path, stdlib: Path | None) -> str:
+def _stage_runtime(pins: dict[str, Any], package: Path, target_root: Path, stdlib: Path | None) -> str:
     """The boot files; ``stdlib`` replaces the npm python_stdlib.zip (precompiled to bytecode)."""
-    pins, package = _check_runtime(node_modules)
     sources = {f: package / f for f in pins["files"]}
     if stdlib is not None:
         sources["python_stdlib.zip"] = stdlib
@@ -169,14 +168,15 @@ def stage(app: Sphinx) -> None:
     runtime_root.mkdir(parents=True, exist_ok=True)
     node_modules = Path(config.access_checker_node_modules)
 
-    _check_runtime(node_modules)
+    # Checked before the compile step, so a missing set-up is the one line the reader sees.
+    pins, package = _check_runtime(node_modules)
     compiled = None
     if config.access_checker_compile:
         try:
             compiled = pycompile.compile_all(node_modules, cache / "pyc", Path(access_checker.__file__).resolve().parent)
         except pycompile.CompileError as exc:
             raise ConfigError(str(exc)) from None
-    runtime = _stage_runtime(node_modules, runtime_root, compiled.stdlib if compiled else None)
+    runtime = _stage_runtime(pins, package, runtime_root, compiled.stdlib if compiled else None)
     wheel_path = _stage_wheel(target_root, compiled.package if compiled else None)
     policy_name, policy_version = _stage_policy(config, target_root)
     ui = _stage_ui(node_modules, target_root)

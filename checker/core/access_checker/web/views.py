@@ -5,7 +5,7 @@ Pure functions: no ``js`` here, so every word the reader sees is testable on CPy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from access_checker.assessment import Assessment
 from access_checker.claims import MAX_LENGTH, preview
@@ -14,8 +14,7 @@ from access_checker.request import FormField
 from access_checker.web.elements import El, Handler, h
 
 
-@dataclass(frozen=True)
-class Links:
+class Links(NamedTuple):
     """Turns a docname into a URL of this site (``root`` + ``pattern`` with ``PAGE`` replaced)."""
 
     root: str

@@ -17,7 +17,7 @@
 let signinModule = null;
 const signin = () => (signinModule ??= import("./signin.mjs").catch(() => {
   signinModule = null; // offline: try again on the next click
-  throw Object.assign(new Error("Sign-in could not start: this page cannot reach the network right now."), { code: "idp_down" });
+  throw new CheckerError("idp_down", "Sign-in could not start: this page cannot reach the network right now.");
 }));
 
 /** True when the address carries an authorization response for us to complete. */
