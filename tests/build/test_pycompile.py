@@ -86,13 +86,12 @@ def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_
 
 def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_magic: bytes) -> None:
     assert compiled.package is not None
-    tag = compiled.report["cache_tag"]
     expected = {
-        f"access_checker/{p.parent.relative_to(PACKAGE_DIR).as_posix()}/__pycache__/{p.stem}.{tag}.pyc".replace("/./", "/")
+        f"access_checker/{p.relative_to(PACKAGE_DIR).with_suffix('.pyc').as_posix()}"
         for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts
     }
     assert set(compiled.package) == expected
-    assert "access_checker/__pycache__/policy.cpython-314.pyc" in compiled.package
+    assert "access_checker/policy.pyc" in compiled.package
     for name, data in compiled.package.items():
         assert data[:4] == pyodide_magic, name
         assert data[4:8] == UNCHECKED_HASH, name
@@ -136,7 +135,7 @@ def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_pa
     assert result.package is not None and compiled.package is not None
     changed = {name for name in result.package if result.package[name] != compiled.package[name]}
     # Compiled alone, from another folder: every other pyc has the combined run's bytes.
-    assert changed == {"access_checker/__pycache__/claims.cpython-314.pyc"}
+    assert changed == {"access_checker/claims.pyc"}
     # The superseded package entry is gone; one entry per kind stays.
     assert len(list(cache.glob("package-access_checker-*.zip"))) == 1
     assert len(list(cache.glob("stdlib-*.zip"))) == 1
@@ -169,10 +168,10 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     assert not list((tmp_path / "cache").glob("package-*")), "nothing cached for a failed run"
 
 
-# Boots Pyodide on the compiled stdlib zip, installs the package as a wheel would (sources and
-# __pycache__ under site-packages), and reports where each module came from. Spies on the two
-# places that compile source at import (zipimport, SourceLoader); the positive controls prove
-# that the spies see a source import when there is one.
+# Boots Pyodide on the compiled stdlib zip, puts the browser wheel on sys.path as the page does
+# (widget.mjs: the file as it is, imported with zipimport), and reports where each module came
+# from. Spies on the two places that compile source at import (zipimport, SourceLoader); the
+# positive controls prove that the spies see a source import when there is one.
 IMPORT_CHECK = r"""
 import fs from "node:fs";
 import path from "node:path";
@@ -181,14 +180,11 @@ const cfg = JSON.parse(process.argv[2]);
 const { loadPyodide } = await import(pathToFileURL(path.join(cfg.pyodide, "pyodide.mjs")).href);
 const pyodide = await loadPyodide({ indexURL: cfg.pyodide + path.sep, stdLibURL: cfg.stdlib,
                                     stdout: (l) => process.stderr.write(l + "\n") });
-const site = pyodide.runPython("import site; site.getsitepackages()[0]");
-for (const [rel, host] of Object.entries(cfg.files)) {
-  pyodide.FS.mkdirTree(path.posix.dirname(`${site}/${rel}`));
-  pyodide.FS.writeFile(`${site}/${rel}`, fs.readFileSync(host));
-}
-pyodide.globals.set("cfg_json", JSON.stringify({ ...cfg, site }));
+pyodide.FS.writeFile(cfg.wheelFile, new Uint8Array(fs.readFileSync(cfg.wheel)));
+pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(cfg.wheelFile)})`);
+pyodide.globals.set("cfg_json", JSON.stringify(cfg));
 process.stdout.write(pyodide.runPython(String.raw`
-import importlib, importlib._bootstrap_external as bx, importlib.util, json, os, sys, zipfile, zipimport
+import importlib, importlib._bootstrap_external as bx, importlib.util, json, os, sys, traceback, zipfile, zipimport
 cfg = json.loads(cfg_json)
 preloaded = [m for m in cfg["modules"] if m in sys.modules]
 compiled_from_source = []
@@ -200,9 +196,6 @@ def loader_spy(self, data, path, *args, **kwargs):
     compiled_from_source.append(path)
     return _source_to_code(self, data, path, *args, **kwargs)
 zipimport._compile_source, bx.SourceLoader.source_to_code = zip_spy, loader_spy
-# A source whose pyc is used cannot run: importing it would raise.
-with open(cfg["site"] + "/" + cfg["stale"], "a") as f:
-    f.write("\nraise ImportError('imported from source, not from the pyc')\n")
 # Positive controls: plain sources, in a zip and in a folder.
 os.makedirs("/controls", exist_ok=True)
 with zipfile.ZipFile("/controls/c.zip", "w") as z:
@@ -213,35 +206,48 @@ sys.path[:0] = ["/controls/c.zip", "/controls"]
 report = {"magic": importlib.util.MAGIC_NUMBER.hex(), "preloaded": preloaded, "modules": {}}
 for name in cfg["modules"] + ["control_zip", "control_dir"]:
     module = importlib.import_module(name)
-    report["modules"][name] = {
-        "file": module.__file__, "cached": getattr(module, "__cached__", None),
-        "cached_exists": os.path.exists(module.__cached__ or "") if getattr(module, "__cached__", None) else False,
-        "loader": type(module.__loader__).__name__,
-    }
+    report["modules"][name] = {"file": module.__file__, "loader": type(module.__loader__).__name__}
 report["compiled_from_source"] = compiled_from_source
+# A failure inside the package: its traceback frames, with the source lines they show.
+from access_checker.policy import PolicyError, parse_policy
+try:
+    parse_policy(b"version = [", "broken.toml")
+except PolicyError as error:
+    report["frames"] = [[f.filename, f.line] for f in traceback.extract_tb(error.__traceback__)]
+from access_checker.web.app import code_origin
+report["code_origin"] = code_origin()
 json.dumps(report)
 `) + "\n");
 """
 
 
+def _browser_wheel(compiled: Compiled, out: Path) -> Path:
+    """The wheel as the build ships it, with one change: its ``__init__.py`` cannot run, so an
+    import that used the source instead of the pyc beside it would fail."""
+    from sphinx_access_checker import wheel
+
+    assert compiled.package is not None
+    built = wheel.build_wheel(PACKAGE_DIR, "1.0.0", out / "built" / wheel.wheel_name("1.0.0"), extra_files=compiled.package)
+    stale = out / wheel.wheel_name("1.0.0")
+    with zipfile.ZipFile(built) as source, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "access_checker/__init__.py":
+                data += b"\nraise ImportError('imported from source, not from the pyc')\n"
+            target.writestr(info, data)
+    return stale
+
+
 def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> None:
     node = _require_node()
-    assert compiled.package is not None
-    pyc_dir = tmp_path / "pycs"
-    files: dict[str, str] = {}
-    for name, data in compiled.package.items():
-        (pyc_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (pyc_dir / name).write_bytes(data)
-        files[name] = str(pyc_dir / name)
-    for source in PACKAGE_DIR.rglob("*.py"):
-        if "__pycache__" not in source.parts:
-            files[f"access_checker/{source.relative_to(PACKAGE_DIR).as_posix()}"] = str(source)
+    wheel_path = _browser_wheel(compiled, tmp_path)
     stdlib_modules = ["json", "tomllib", "email.utils", "dataclasses", "xml.etree.ElementTree"]
     package_modules = ["access_checker", "access_checker.policy", "access_checker.request", "access_checker.web.views"]
     script = tmp_path / "import_check.mjs"
     script.write_text(IMPORT_CHECK)
-    cfg = {"pyodide": str(NODE_MODULES / "pyodide"), "stdlib": str(compiled.stdlib), "files": files,
-           "modules": stdlib_modules + package_modules, "stale": "access_checker/__init__.py"}
+    wheel_file = f"/lib/{wheel_path.name}"
+    cfg = {"pyodide": str(NODE_MODULES / "pyodide"), "stdlib": str(compiled.stdlib), "wheel": str(wheel_path),
+           "wheelFile": wheel_file, "modules": stdlib_modules + package_modules}
     done = subprocess.run([node, str(script), json.dumps(cfg)], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -264,7 +270,14 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> Non
     assert modules["json"]["file"] == stdlib_zip + "json/__init__.pyc"
     for name in package_modules:
         info = modules[name]
-        assert info["file"].endswith(".py") and info["loader"] == "SourceFileLoader", (name, info)
-        assert info["cached"].endswith(".cpython-314.pyc") and "/__pycache__/" in info["cached"]
-        assert info["cached_exists"], (name, info)
-    assert modules["access_checker.policy"]["cached"].endswith("access_checker/__pycache__/policy.cpython-314.pyc")
+        assert info["file"].startswith(wheel_file + "/") and info["file"].endswith(".pyc"), (name, info)
+        assert info["loader"] == "zipimporter", (name, info)
+    assert modules["access_checker.policy"]["file"] == wheel_file + "/access_checker/policy.pyc"
+    assert report["code_origin"] == "bytecode"
+
+    # Tracebacks through the package show its source lines, read from the wheel.
+    ours = [(file, line) for file, line in report["frames"] if file.endswith("access_checker/policy.py")]
+    assert ours, report["frames"]
+    source = (PACKAGE_DIR / "policy.py").read_text()
+    for _, line in ours:
+        assert line and line in source, (line, report["frames"])

@@ -7,7 +7,7 @@ At ``builder-inited`` (HTML builders only) the extension stages, in its cache fo
   precompiled to bytecode by Pyodide's own interpreter (``pycompile``, cached) unless
   ``access_checker_compile`` is off;
 - ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel, sources plus
-  their precompiled ``__pycache__``;
+  a precompiled ``.pyc`` beside each (the page imports the wheel as it is, with zipimport);
 - ``policy-<policy version>.toml``: the policy file of record, the bytes the docs render from;
 - ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
 

@@ -20,10 +20,12 @@
 //   zip is written deterministically inside Pyodide (sorted members, 1980-01-01 timestamps,
 //   fixed modes, deflate level 9), so identical inputs give byte-identical zips on any host.
 // package: each .py file (the whole tree under --package, or the job's "files" list) gives
-//   <dir>/__pycache__/<stem>.<cache tag>.pyc (unchecked hash) under --package-out; the sources
-//   stay in the wheel, so tracebacks keep their lines. The package is compiled first, in a
-//   freshly booted interpreter, so its bytes do not depend on whether the stdlib was compiled in
-//   the same run.
+//   <dir>/<stem>.pyc (unchecked hash) under --package-out, beside its source: the browser imports
+//   the wheel itself with zipimport, which looks there first and never in __pycache__ (a
+//   CPython that installs the wheel finds the .py first and ignores them). The sources stay in
+//   the wheel, so tracebacks keep their lines. The package is compiled first, in a freshly
+//   booted interpreter, so its bytes do not depend on whether the stdlib was compiled in the
+//   same run.
 //
 // Unchecked-hash pycs: the source is never re-read to validate them (unpacking loses mtimes,
 // and the browser never edits its files).
@@ -139,13 +141,11 @@ def to_pyc(source, filename):
 package = job.get("package")
 if package:
     started = time.perf_counter()
-    tag = sys.implementation.cache_tag
     written = []
     for rel in package["files"]:
         with open(package["in"] + "/" + rel, "rb") as handle:
             source = handle.read()
-        folder, _, name = rel.rpartition("/")
-        out_rel = (folder + "/" if folder else "") + "__pycache__/" + name[:-3] + "." + tag + ".pyc"
+        out_rel = rel[:-3] + ".pyc"
         try:
             pyc = to_pyc(source, package["name"] + "/" + rel)
         except SyntaxError as error:

@@ -6,11 +6,14 @@ Compiled once at build time, it boots in well under half the time:
 - the stdlib zip gets a sourceless ``.pyc`` in place of each ``.py`` (``json/__init__.pyc``):
   zipimport looks for ``<name>.pyc`` beside the package folders, never in ``__pycache__``, and
   imports it without compiling; the page passes the zip as ``loadPyodide({stdLibURL})``;
-- the checker package gets ``__pycache__/<name>.<cache tag>.pyc`` next to its sources, for
-  the wheel, which keeps the ``.py`` files so tracebacks show source lines.
+- the checker package gets ``<name>.pyc`` beside each source, in the wheel, which the page
+  puts on ``sys.path`` as it is (zipimport: no unpacking, no directory scans, about 80 ms
+  less than installing it into site-packages, measured). The wheel keeps the ``.py`` files,
+  so tracebacks show source lines; a CPython that installs the wheel finds the ``.py`` first
+  and ignores the foreign bytecode.
 
-The pycs are hash-based and unchecked (PEP 552): unpacking loses mtimes, and nothing in the
-browser edits the sources. The host CPython cannot write them: its magic number differs.
+The pycs are hash-based and unchecked (PEP 552): zip members carry no real mtimes, and nothing
+in the browser edits the sources. The host CPython cannot write them: its magic number differs.
 
 One Node process does both jobs (a Pyodide boot costs ≈2.5 s). Results are cached under the
 cache folder, keyed by the Pyodide version, a digest of the inputs and of ``pycompile.mjs``;
@@ -51,7 +54,7 @@ class Compiled:
     stdlib: Path
     """The compiled stdlib zip, to serve in place of ``python_stdlib.zip``."""
     package: dict[str, bytes] | None
-    """Archive path (``access_checker/__pycache__/policy.cpython-314.pyc``) → pyc bytes."""
+    """Archive path (``access_checker/policy.pyc``, beside its source) → pyc bytes."""
     magic: bytes
     """Pyodide's ``importlib.util.MAGIC_NUMBER``, as found in the compiled files."""
     ran_node: bool
@@ -231,7 +234,7 @@ def compile_stdlib(node_modules: Path, cache_dir: Path) -> Path:
 
 
 def compile_package(node_modules: Path, package_dir: Path, cache_dir: Path) -> dict[str, bytes]:
-    """Archive path (``<package>/…/__pycache__/<name>.<cache tag>.pyc``) → bytes, for the wheel.
+    """Archive path (``<package>/…/<name>.pyc``, beside its source) → bytes, for the wheel.
 
     Archive paths start with ``package_dir.name``; the pycs cover the ``.py`` files the wheel
     ships (:func:`sphinx_access_checker.wheel.source_files`).

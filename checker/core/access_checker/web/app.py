@@ -244,15 +244,23 @@ class Widget:
 
 
 def code_origin() -> str:
-    """``bytecode`` when both the standard library and this package run from precompiled .pyc."""
+    """``bytecode`` when both the standard library and this package run from precompiled .pyc.
+
+    zipimport (the stdlib zip, the wheel on ``sys.path``) names a module after the member it
+    loaded, so a ``.pyc`` file name is the proof; an installed package has its pyc in
+    ``__pycache__``.
+    """
     import importlib.util
     import os
 
     import access_checker.assessment as ours
 
-    stdlib_compiled = (json.__file__ or "").endswith(".pyc")
-    ours_compiled = os.path.exists(importlib.util.cache_from_source(ours.__file__ or ""))
-    return "bytecode" if stdlib_compiled and ours_compiled else "source"
+    def compiled(file: str | None) -> bool:
+        if not file:
+            return False
+        return file.endswith(".pyc") or os.path.exists(importlib.util.cache_from_source(file))
+
+    return "bytecode" if compiled(json.__file__) and compiled(ours.__file__) else "source"
 
 
 def mount(container: Any, policy_data: Any, settings_json: str, bridge: Any) -> Widget:
