@@ -4,7 +4,9 @@ Arms, measured in one run with the arms' order rotating every round:
 
 - ``widget``: the access-levels page (its start button: check without signing in);
 - ``bare``: ``_bench/bare.html``, the same Pyodide files, ``loadPyodide`` + ``runPython("1+1")``;
-- ``stock``: ``_bench/stock.html``, the npm files as shipped (stock stdlib).
+- ``stock``: ``_bench/stock.html``, the npm files as shipped (stock stdlib);
+- ``widget_intent`` (cold only): the widget again, but the pointer rests on the start button
+  for 300 ms before the click, as a reader's does: what preloading on intent buys.
 
 Cold: a new browser profile (a new persistent context) per run. Warm, in one profile after two
 priming rounds: the same tab reloaded (its session storage cleared first, so that the widget
@@ -14,8 +16,10 @@ sign in through the demo provider's form; measured from the moment the provider 
 the callback page's requests to the provider (discovery, token, UserInfo).
 
 Both ends of every interval are read in the page (``performance.now()``): a capturing click
-listener and a MutationObserver on ``data-state``. Waiting is on ``window.accessChecker.ready``
-(``window.bare.ready`` on the baselines), bounded in time; nothing sleeps.
+listener and a MutationObserver on ``data-state``; the widget's phases are its
+``access-checker:*`` User Timing marks. Waiting is on ``window.accessChecker.ready``
+(``window.bare.ready`` on the baselines), bounded in time; nothing sleeps but the intent arm's
+simulated pointer rest.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ READY_TIMEOUT_MS = 120_000
 ACTION_TIMEOUT_MS = 60_000
 MAX_CONSECUTIVE_FAILURES = 3
 ARMS = ("bare", "widget", "stock")
+INTENT_DWELL_MS = 300  # a reader's pointer resting on the button before the click
 
 INIT_JS = """
 (() => {
-  const t = window.__bench = { click: null, ready: null, error: null, phases: [] };
+  const t = window.__bench = { click: null, ready: null, error: null };
   addEventListener("click", (event) => {
     const el = event.target instanceof Element ? event.target.closest("[data-action]") : null;
     if (el && el.getAttribute("data-action") === "start" && t.click === null) t.click = performance.now();
@@ -49,18 +54,16 @@ INIT_JS = """
       if (state === "error" && t.error === null) t.error = performance.now();
     }
   }).observe(document, { attributes: true, attributeFilter: ["data-state"], subtree: true });
-  // The widget's status line names its phases ("Downloading…", "Starting Python…", …): note
-  // when each first appears, for a breakdown of the time to ready.
-  addEventListener("DOMContentLoaded", () => {
-    const status = document.querySelector(".access-checker__status");
-    if (!status) return;
-    new MutationObserver(() => {
-      const text = status.textContent || "";
-      if (t.ready !== null || !text.includes("…")) return;  // phases end with "…"; the last line does not
-      const phase = text.split("…")[0].trim();
-      if (phase && !t.phases.some(([seen]) => seen === phase)) t.phases.push([phase, performance.now()]);
-    }).observe(status, { childList: true, characterData: true, subtree: true });
-  });
+  // The figures with the widget's phases: its User Timing marks ("access-checker:downloaded",
+  // …), the first of each name, for a breakdown of the time to ready.
+  window.__benchTimes = () => {
+    const phases = [];
+    for (const m of performance.getEntriesByType("mark")) {
+      const name = m.name.startsWith("access-checker:") ? m.name.slice("access-checker:".length) : null;
+      if (name && !phases.some(([seen]) => seen === name)) phases.push([name, m.startTime]);
+    }
+    return { ...t, phases };
+  };
 })();
 """
 
@@ -92,7 +95,7 @@ CALLBACK_JS = """
   nav: (performance.getEntriesByType("navigation")[0] || null)?.toJSON() ?? null,
   idp: performance.getEntriesByType("resource").filter((e) => e.name.startsWith(idp))
     .map((e) => ({ name: e.name, start: e.startTime, end: e.responseEnd })),
-  bench: window.__bench,
+  bench: window.__benchTimes(),
 })
 """
 
@@ -125,7 +128,7 @@ def _page(context: BrowserContext) -> Page:
 
 def _wait_ready(page: Page, what: str) -> dict[str, Any]:
     outcome = page.evaluate(WAIT_JS, READY_TIMEOUT_MS)
-    times: dict[str, Any] = page.evaluate("window.__bench || null") or {}
+    times: dict[str, Any] = page.evaluate("window.__benchTimes ? window.__benchTimes() : null") or {}
     if outcome != "ready" or times.get("ready") is None:
         raise BenchError(f"{what}: {outcome} (state {page.evaluate(STATE_JS)}) at {page.url}")
     return times
@@ -139,12 +142,19 @@ def _phases(times: dict[str, Any], start: float) -> dict[str, float]:
     return {str(name): float(at) - start for name, at in times.get("phases") or []}
 
 
-def click_to_ready(page: Page, url: str | None, what: str) -> Sample:
-    """Open ``url`` (None: the page is loaded already), click start, wait; milliseconds."""
+def click_to_ready(page: Page, url: str | None, what: str, dwell_ms: int = 0) -> Sample:
+    """Open ``url`` (None: the page is loaded already), click start, wait; milliseconds.
+
+    ``dwell_ms``: the pointer rests on the button that long before the click, as a reader's
+    does (the widget preloads on that intent); the time still runs from the click.
+    """
     if url is not None:
         page.goto(url, wait_until="load")
     if page.evaluate("window.__bench || null") is None:
         raise BenchError(f"{what}: the measuring script is missing from {page.url}")
+    if dwell_ms:
+        page.hover("[data-action=start]")
+        page.wait_for_timeout(dwell_ms)  # the reader's pause, not a wait for a condition
     page.click("[data-action=start]")
     times = _wait_ready(page, what)
     if times.get("click") is None:
@@ -240,11 +250,13 @@ def run(pw: Playwright, site_url: str, access_path: str, idp_url: str, runs: int
     access_url = urls["widget"]
 
     # Cold, with the signed-in return in the same rotation (its baseline is the cold bare boot).
-    cold = Arms((*ARMS, "signed_in"))
+    cold = Arms((*ARMS, "widget_intent", "signed_in"))
     signed: list[dict[str, float]] = []
 
     def cold_run(arm: str) -> Sample:
         with fresh_profile(pw) as context:
+            if arm == "widget_intent":
+                return click_to_ready(_page(context), urls["widget"], f"cold {arm}", INTENT_DWELL_MS)
             return click_to_ready(_page(context), urls[arm], f"cold {arm}")
 
     def signed_run() -> Sample:
@@ -253,7 +265,7 @@ def run(pw: Playwright, site_url: str, access_path: str, idp_url: str, runs: int
         return result["back_to_ready"], phases
 
     for index in range(runs):
-        for arm in rotate((*ARMS, "signed_in"), index):
+        for arm in rotate((*ARMS, "widget_intent", "signed_in"), index):
             deadline.check(f"cold run {index + 1}")
             label = f"ready cold {index + 1}/{runs}"
             cold.measure(arm, label, signed_run if arm == "signed_in" else functools.partial(cold_run, arm))

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import NORMAL_DOC, fmt_bytes, fmt_ms, fmt_rate, fmt_s  # noqa: E402
+from bench.common import NORMAL_DOC, fmt_bytes, fmt_ms, fmt_rate, fmt_s, median_of  # noqa: E402
 
 DEFAULT = REPO / "bench" / "results" / "latest.json"
 
@@ -66,18 +66,31 @@ def render(results: dict[str, Any]) -> str:
         parts.append(table("Time to ready: from the click to ``data-state=\"ready\"``",
                            ["", "bare page, the site's Pyodide files", "access-levels page (widget)",
                             "bare page, stock npm files"], rows, "25 25 25 25"))
+        marks = ("downloaded", "python-started", "checker-imported")
         phase_rows = []
         for mode, label in (("cold", "cold"), ("reload", "warm reload"), ("newtab", "warm new tab")):
             phases = (ready[mode].get("widget") or {}).get("phases") or {}
-            phase_rows.append([label, *(_cell(phases.get(name), fmt_ms) for name in
-                                        ("Starting Python", "Loading the checker")), _cell(ready[mode].get("widget"), fmt_ms)])
+            phase_rows.append([label, *(_cell(phases.get(name), fmt_ms) for name in marks),
+                               _cell(ready[mode].get("widget"), fmt_ms)])
         phases = signed["back_to_ready"].get("phases") or {}
-        phase_rows.append(["signed in (from the redirect back)",
-                           *(_cell(phases.get(name), fmt_ms) for name in ("Starting Python", "Loading the checker")),
+        phase_rows.append(["signed in (from the redirect back)", *(_cell(phases.get(name), fmt_ms) for name in marks),
                            _cell(signed["back_to_ready"], fmt_ms)])
-        parts.append(table("The widget's phases: when its status line says so, after the click",
-                           ["", "downloads done (\"Starting Python…\")", "Pyodide started (\"Loading the checker…\")",
-                            "ready"], phase_rows, "25 25 25 25"))
+        parts.append(table("The widget's phases (its ``access-checker:*`` User Timing marks), after the click",
+                           ["", "downloads done", "Python started", "checker imported", "ready"], phase_rows,
+                           "20 20 20 20 20"))
+        steps = []
+        for mode, label in (("cold", "cold"), ("reload", "warm reload"), ("newtab", "warm new tab")):
+            stock, bare = median_of(ready[mode].get("stock")), median_of(ready[mode].get("bare"))
+            if stock is not None and bare is not None:
+                steps.append([f"precompiled standard library ({label})", "bare page, stock npm files",
+                              "bare page, the site's files", f"{fmt_ms(stock - bare)} ({bare / stock:.2f} ×)"])
+        plain, intent = median_of(ready["cold"].get("widget")), median_of(ready["cold"].get("widget_intent"))
+        if plain is not None and intent is not None:
+            steps.append(["preload on intent (cold)", "click at once", "pointer rests 300 ms first",
+                          f"{fmt_ms(plain - intent)} ({intent / plain:.2f} ×)"])
+        if steps:
+            parts.append(table("What a step buys, in this run (click → ready, medians)",
+                               ["step", "without", "with", "saved"], steps, "31 23 23 23"))
         parts.append(f"Provider round trip on the return (discovery, token, UserInfo): "
                      f"{_cell(signed['round_trip'], fmt_ms)}; the provider's own sign-in (form submitted → "
                      f"redirect back): {_cell(signed['submit_to_back'], fmt_ms)}.\n")

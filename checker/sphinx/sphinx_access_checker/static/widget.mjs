@@ -32,6 +32,14 @@ function codeOf(error) {
 }
 
 const SUMMARY_KEY = "access-checker:summary";
+/**
+ * The boot's phases as User Timing marks (DevTools' Performance panel shows them; the
+ * benchmarks read them): the status line cannot tell, as its observers run only after the
+ * synchronous Python work that follows each change.
+ * @param {"boot" | "downloaded" | "python-started" | "checker-imported" | "ready"} name
+ */
+const mark = (name) => { performance.mark(`access-checker:${name}`); };
+
 /** How long a boot may take after the downloads before the WebAssembly file is checked. */
 const WASM_CHECK_AFTER_MS = 2000;
 const CLAIMS_KEY = "access-checker:claims";
@@ -294,6 +302,7 @@ if (root) {
   const boot = () => {
     booting ??= (async () => {
       root.dataset.state = "loading";
+      mark("boot");
       sync();
       let received = 0;
       // One failed download stops the others: their progress must not cover the failure.
@@ -327,6 +336,7 @@ if (root) {
       const files = await downloaded;
       const wheelBytes = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === wheelUrl)]);
       const policy = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === policyUrl)]);
+      mark("downloaded");
       announce("Starting Python…");
       // The timeout starts once the downloads are done: a strict CSP without
       // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
@@ -335,6 +345,7 @@ if (root) {
         bootTimeout,
         `The Python runtime did not start within ${bootTimeout} seconds (a browser extension or a strict security policy may block WebAssembly).`,
       );
+      mark("python-started");
       announce("Loading the checker…");
       // The wheel goes on sys.path as it is, like the stdlib zip: zipimport takes the .pyc
       // beside each source without unpacking anything (measured: ~80 ms less than installing).
@@ -348,6 +359,7 @@ if (root) {
       } catch {
         throw new CheckerError("wheel_broken", "The checker's own package on this site is damaged, so the checker cannot start.");
       }
+      mark("checker-imported");
       // Where Python took its code from, for tests and support: "bytecode" or "source".
       root.dataset.python = mod.code_origin();
       return /** @type {PyWidget} */ (mod.mount(app, policy, pySettings, bridge));
@@ -366,6 +378,7 @@ if (root) {
     api.assessment = assessment;
     root.dataset.level = assessment.level;
     root.dataset.state = "ready";
+    mark("ready");
     sessionStorage.setItem(USED_KEY, "1");
     announce(assessment.signed_in ? "Your access level is shown below." : "The checker is ready.");
     sync();
