@@ -5,8 +5,10 @@ Arms, measured in one run with the arms' order rotating every round:
 - ``widget``: the access-levels page (its start button: check without signing in);
 - ``bare``: ``_bench/bare.html``, the same Pyodide files, ``loadPyodide`` + ``runPython("1+1")``;
 - ``stock``: ``_bench/stock.html``, the npm files as shipped (stock stdlib);
-- ``widget_intent`` (cold only): the widget again, but the pointer rests on the start button
-  for 300 ms before the click, as a reader's does: what preloading on intent buys.
+- ``link`` and ``link_intent`` (cold only): the widget on a 40 Mbit/s link with 20 ms latency
+  (Chromium's network emulation), clicked at once, and after the pointer rested on the start
+  button for 300 ms, as a reader's does: what preloading on intent buys, which localhost
+  cannot show.
 
 Cold: a new browser profile (a new persistent context) per run. Warm, in one profile after two
 priming rounds: the same tab reloaded (its session storage cleared first, so that the widget
@@ -39,6 +41,9 @@ ACTION_TIMEOUT_MS = 60_000
 MAX_CONSECUTIVE_FAILURES = 3
 ARMS = ("bare", "widget", "stock")
 INTENT_DWELL_MS = 300  # a reader's pointer resting on the button before the click
+LINK_ARMS = ("link", "link_intent")
+# A realistic link for the intent arms (CDP Network.emulateNetworkConditions: bytes/s, ms).
+LINK = {"offline": False, "latency": 20, "downloadThroughput": 40e6 / 8, "uploadThroughput": 10e6 / 8}
 
 INIT_JS = """
 (() => {
@@ -250,14 +255,19 @@ def run(pw: Playwright, site_url: str, access_path: str, idp_url: str, runs: int
     access_url = urls["widget"]
 
     # Cold, with the signed-in return in the same rotation (its baseline is the cold bare boot).
-    cold = Arms((*ARMS, "widget_intent", "signed_in"))
+    cold = Arms((*ARMS, *LINK_ARMS, "signed_in"))
     signed: list[dict[str, float]] = []
 
     def cold_run(arm: str) -> Sample:
         with fresh_profile(pw) as context:
-            if arm == "widget_intent":
-                return click_to_ready(_page(context), urls["widget"], f"cold {arm}", INTENT_DWELL_MS)
-            return click_to_ready(_page(context), urls[arm], f"cold {arm}")
+            page = _page(context)
+            if arm in LINK_ARMS:
+                cdp = context.new_cdp_session(page)
+                cdp.send("Network.enable")
+                cdp.send("Network.emulateNetworkConditions", LINK)
+                dwell = INTENT_DWELL_MS if arm == "link_intent" else 0
+                return click_to_ready(page, urls["widget"], f"cold {arm}", dwell)
+            return click_to_ready(page, urls[arm], f"cold {arm}")
 
     def signed_run() -> Sample:
         result, phases = signed_in_once(pw, access_url, idp_url, login)
@@ -265,7 +275,7 @@ def run(pw: Playwright, site_url: str, access_path: str, idp_url: str, runs: int
         return result["back_to_ready"], phases
 
     for index in range(runs):
-        for arm in rotate((*ARMS, "widget_intent", "signed_in"), index):
+        for arm in rotate((*ARMS, *LINK_ARMS, "signed_in"), index):
             deadline.check(f"cold run {index + 1}")
             label = f"ready cold {index + 1}/{runs}"
             cold.measure(arm, label, signed_run if arm == "signed_in" else functools.partial(cold_run, arm))

@@ -228,7 +228,7 @@ def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     data = results.get("ready")
     if data:
         for mode, label in (("cold", "cold"), ("reload", "warm reload"), ("newtab", "warm new tab")):
-            for arm in ("bare", "widget", "stock", "widget_intent"):
+            for arm in ("bare", "widget", "stock", "link", "link_intent"):
                 if arm in data[mode]:
                     rows.append((f"click → ready, {label}", arm, *_spread(data[mode].get(arm), fmt_ms)))
         signed = data["signed_in"]

@@ -70,8 +70,11 @@ CONTENT_TYPES: dict[str, str] = {
     ".eot": "application/vnd.ms-fontobject",
     ".pdf": "application/pdf",
 }
+# WebAssembly compresses to about a third (9.6 → 3.5 MB for Pyodide), as hosts that compress
+# application/wasm send it; zips and wheels are deflated already.
 COMPRESSIBLE = frozenset(
     {
+        ".wasm",
         ".html",
         ".htm",
         ".css",

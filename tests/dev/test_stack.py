@@ -1008,15 +1008,16 @@ def test_serve_gzips_text_when_asked(served: Served, path: str) -> None:
     assert "Content-Encoding" not in refused.headers
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        RUNTIME_PREFIX + "pyodide.asm.wasm",
-        RUNTIME_PREFIX + "python_stdlib.zip",
-        "/_static/checker.whl",
-    ],
-)
-def test_serve_never_gzips_binaries(served: Served, path: str) -> None:
+def test_serve_gzips_webassembly(served: Served) -> None:
+    path = RUNTIME_PREFIX + "pyodide.asm.wasm"
+    reply = raw_get(served.url + path, {"Accept-Encoding": "gzip"})
+    assert reply.headers["Content-Encoding"] == "gzip"
+    assert reply.headers["Content-Type"] == "application/wasm"
+    assert gzip.decompress(reply.body) == (served.root / path.lstrip("/")).read_bytes()
+
+
+@pytest.mark.parametrize("path", [RUNTIME_PREFIX + "python_stdlib.zip", "/_static/checker.whl"])
+def test_serve_never_gzips_archives(served: Served, path: str) -> None:
     reply = raw_get(served.url + path, {"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in reply.headers
     assert reply.body == (served.root / path.lstrip("/")).read_bytes()

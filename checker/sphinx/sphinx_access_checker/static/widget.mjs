@@ -312,10 +312,12 @@ if (root) {
       };
       // At most one progress update a frame: a text change per chunk (~200 of them) re-lays out
       // the page each time, on the main thread that the boot needs.
+      // None may come after the downloads end: it would cover the next status or a failure.
       let frame = 0;
+      let ended = false;
       const count = (/** @type {number} */ n) => {
         received += n;
-        frame ||= requestAnimationFrame(() => { frame = 0; report(); });
+        if (!ended) frame ||= requestAnimationFrame(() => { frame = 0; report(); });
       };
       report();
       const downloaded = Promise.all(
@@ -323,6 +325,9 @@ if (root) {
       ).catch((error) => {
         downloads.abort();
         throw error;
+      }).finally(() => {
+        ended = true;
+        cancelAnimationFrame(frame);
       });
       // Start Python while the files arrive rather than after: the runtime's own requests meet
       // ours in the HTTP cache, and the wasm compiles as it streams in.
