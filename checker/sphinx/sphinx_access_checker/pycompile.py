@@ -5,12 +5,12 @@ Compiled once at build time, it boots in well under half the time:
 
 - the stdlib zip gets a sourceless ``.pyc`` in place of each ``.py`` (``json/__init__.pyc``):
   zipimport looks for ``<name>.pyc`` beside the package folders, never in ``__pycache__``, and
-  imports it without compiling; the page passes the zip as ``loadPyodide({stdLibURL})``;
+  imports it without compiling; it replaces ``python_stdlib.zip`` in the site's runtime folder;
 - the checker package gets ``<name>.pyc`` beside each source, in the wheel, which the page
-  puts on ``sys.path`` as it is (zipimport: no unpacking, no directory scans, about 80 ms
-  less than installing it into site-packages, measured). The wheel keeps the ``.py`` files,
-  so tracebacks show source lines; a CPython that installs the wheel finds the ``.py`` first
-  and ignores the foreign bytecode.
+  puts on ``sys.path`` as it is (zipimport: no unpacking, no directory scans; ready about
+  110 ms sooner on a cold start than installing it into site-packages, measured). The wheel
+  keeps the ``.py`` files, so tracebacks show source lines; a CPython that installs the wheel
+  finds the ``.py`` first and ignores the foreign bytecode.
 
 The pycs are hash-based and unchecked (PEP 552): zip members carry no real mtimes, and nothing
 in the browser edits the sources. The host CPython cannot write them: its magic number differs.
