@@ -27,8 +27,8 @@
 //   booted interpreter, so its bytes do not depend on whether the stdlib was compiled in the
 //   same run.
 //
-// Unchecked-hash pycs: the source is never re-read to validate them (unpacking loses mtimes,
-// and the browser never edits its files).
+// Unchecked-hash pycs: the source is never re-read to validate them (zip members carry no
+// real mtimes, and the browser never edits its files).
 //
 // Prints one JSON line on stdout (counts, magic number, seconds); on failure prints one line
 // "pycompile.mjs: ..." on stderr and exits 1 (2 for a usage error).
