@@ -1038,15 +1038,15 @@ def test_serve_stays_inside_its_root(served: Served) -> None:
         assert_security_headers(reply)
 
 
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """serve.py run to its end (for arguments it refuses): exit status and output."""
+    return subprocess.run([sys.executable, str(DEV / "serve.py"), *args], capture_output=True, text=True,
+                          timeout=30, check=False)
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.org"])
 def test_serve_refuses_non_loopback_hosts(tmp_path: Path, host: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(DEV / "serve.py"), "--root", str(tmp_path), "--host", host, "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_serve("--root", str(tmp_path), "--host", host, "--port", str(free_port()))
     assert result.returncode == 2
     assert "non-loopback" in result.stderr
 
@@ -1097,13 +1097,7 @@ def test_serve_refuses_a_headers_file_that_would_inject_headers(tmp_path: Path) 
     (root / "_access_checker" / "headers.json").write_text(
         json.dumps({"headers": {"X-Test": "a\r\nSet-Cookie: x=1"}})
     )
-    result = subprocess.run(
-        [sys.executable, str(DEV / "serve.py"), "--root", str(root), "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_serve("--root", str(root), "--port", str(free_port()))
     assert result.returncode == 2
     assert "one-line string" in result.stderr
 
