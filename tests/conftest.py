@@ -17,7 +17,8 @@ DOC_SOURCES = ("conf.py", "index.rst", "getting-started", "reference", "howtos",
 DEMO_CLIENT_ID = "ai4os-docs-demo"
 # One asset cache for every test build: the bytecode compile (several seconds) runs once per
 # machine, as it does for a maintainer, while each build still gets an empty output folder.
-TEST_CACHE = REPO / ".cache" / "test-builds"
+# ACCESS_CHECKER_TEST_CACHE moves it, so that two suites can run side by side.
+TEST_CACHE = Path(os.environ.get("ACCESS_CHECKER_TEST_CACHE") or REPO / ".cache" / "test-builds")
 
 
 def sphinx_build(
@@ -49,6 +50,33 @@ def copy_site(target: Path) -> Path:
     (target / policy).parent.mkdir(parents=True)
     shutil.copy2(REPO / policy, target / policy)
     return target
+
+
+# ---- every test file runs -----------------------------------------------------------------
+# pytest silently passes over folders it thinks are build output (its default norecursedirs
+# names `build`), and a file whose tests all fail to be collected looks like a file with no
+# tests. A full run (`pytest` with no paths, as `make test` and CI call it) therefore checks
+# that each tests/**/test_*.py gave at least one test. A run of a subset is not checked.
+_COLLECTED_FILES = pytest.StashKey[set[Path]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before -k/-m deselection: a file whose tests are all deselected was still collected.
+    config.stash[_COLLECTED_FILES] = {Path(str(item.path)).resolve() for item in items}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return
+    on_disk = {p.resolve() for p in (REPO / "tests").rglob("test_*.py") if "node_modules" not in p.parts}
+    missing = sorted(p.relative_to(REPO).as_posix() for p in on_disk - config.stash.get(_COLLECTED_FILES, set()))
+    if missing:
+        raise pytest.UsageError(
+            "these test files gave no test to the full run, so it would never run them: "
+            + ", ".join(missing) + ". Fix their collection (folder names, norecursedirs, import errors)."
+        )
 
 
 @pytest.fixture(scope="session")

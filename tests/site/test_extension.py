@@ -10,7 +10,7 @@ import pytest
 from sphinx.errors import ConfigError, SphinxError
 
 from access_checker.policy import load_policy
-from tests.build.conftest import DEFAULT_POLICY, BuildFn, write_project
+from tests.site.conftest import DEFAULT_POLICY, BuildFn, write_project
 from tests.conftest import TEST_CACHE
 
 
