@@ -7,6 +7,9 @@ project = "AI4OS"
 author = "The AI4OS team"
 copyright = "2026, The AI4OS team"
 language = "en"
+# The docs follow the platform as it is, not releases of their own: the version is the one
+# Read the Docs serves (latest, stable), or "latest" in a local build. EPUB needs one.
+version = release = os.environ.get("READTHEDOCS_VERSION_NAME", "latest")
 
 # -- Sources ------------------------------------------------------------------------------
 # Only the landing page and the four sections enter the build; the README, tooling folders,
@@ -46,6 +49,9 @@ html_static_path: list[str] = []
 html_favicon = "_theme/favicon.svg"
 html_show_sourcelink = False
 html_copy_source = False
+# The site's public address: Read the Docs sets it for each version it serves. Print and
+# e-book formats use it to tell readers where the interactive checker runs.
+html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
 
 # -- Access checker (sphinx_access_checker) -----------------------------------------------
 # The policy of record: the docs render level names, features and requirement boxes from it,
@@ -68,3 +74,61 @@ access_checker_oidc_post_logout_page = "reference/user-access-levels"
 # -- Link check ---------------------------------------------------------------------------
 linkcheck_timeout = 15
 linkcheck_retries = 2
+
+# -- Hostnames ----------------------------------------------------------------------------
+# Every AI4OS address the pages show comes from this one list, so that a service that moves
+# is fixed here once and not hunted down page by page. Each entry becomes a substitution,
+# |name| in .rst pages and {{name}} in MyST pages, that shows the address as a link; .rst
+# pages also get a link target, `text <name_>`__, for a link with words of its own. Code
+# samples cannot use substitutions and type the address; tests/site/test_hostnames.py fails
+# on any AI4OS host in a page source or the built HTML that is not in this list.
+ai4os_urls = {
+    # Dashboards, one for each project that runs the stack.
+    "dashboard": "https://dashboard.cloud.ai4eosc.eu",
+    "dashboard_imagine": "https://dashboard.cloud.imagine-ai.eu",
+    "dashboard_ai4life": "https://ai4life.cloud.ai4eosc.eu",
+    "dashboard_kmd4eosc": "https://kmd4eosc.cloud.ai4eosc.eu",
+    "dashboard_tutorials": "https://tutorials.cloud.ai4eosc.eu",
+    # Sign-in: the AI4OS Keycloak, and EGI Check-in (its demo and development instances
+    # are named on the maintainers' sign-in page).
+    "login": "https://login.cloud.ai4eosc.eu/realms/ai4eosc",
+    "login_account": "https://login.cloud.ai4eosc.eu/realms/ai4eosc/account",
+    "egi_checkin": "https://aai.egi.eu",
+    "egi_checkin_demo": "https://aai-demo.egi.eu",
+    "egi_checkin_dev": "https://aai-dev.egi.eu",
+    # Working with models.
+    "storage": "https://share.cloud.ai4eosc.eu",
+    "llm_chat": "https://chat.cloud.ai4eosc.eu",
+    "llm_api": "https://vllm.cloud.ai4eosc.eu",
+    "oscar": "https://inference.cloud.ai4eosc.eu",
+    "oscar_imagine": "https://inference-walton.cloud.imagine-ai.eu",
+    "mlflow": "https://mlflow.cloud.ai4eosc.eu",
+    "mlflow_signup": "https://mlflow.cloud.ai4eosc.eu/signup",
+    "mlflow_imagine": "https://mlflow.cloud.imagine-ai.eu",
+    "driftwatch": "https://drift-watch.cloud.ai4eosc.eu",
+    "registry": "https://registry.cloud.ai4eosc.eu",
+    "templates": "https://templates.cloud.ai4eosc.eu",
+    "im": "https://im.egi.eu",
+    # Support and policies.
+    "helpdesk": "https://helpdesk.cloud.ai4eosc.eu",
+    "community": "https://community.cloud.ai4eosc.eu",
+    "status": "https://status.ai4eosc.eu",
+    "acceptable_use": "https://ai4eosc.eu/platform/acceptable-use-policy/",
+    "privacy": "https://ai4eosc.eu/platform/privacy-policy/",
+    # Project homepages.
+    "home_ai4os": "https://ai4os.eu/",
+    "home_ai4eosc": "https://ai4eosc.eu/",
+    "home_imagine": "https://imagine-ai.eu/",
+    "home_ai4life": "https://ai4life.eurobioimaging.eu/",
+    "home_kmd4eosc": "https://kmd4eosc.pl/",
+}
+# The support mailing list: not a web address, but named in one place like the others.
+ai4os_support_email = "ai4eosc-support@listas.csic.es"
+
+rst_epilog = globals().get("rst_epilog", "") + "".join(
+    f"\n.. |{name}| replace:: {url}\n.. _{name}: {url}\n" for name, url in ai4os_urls.items()
+) + f"\n.. |support_email| replace:: {ai4os_support_email}\n"
+myst_enable_extensions = [*myst_enable_extensions, "substitution"]
+myst_substitutions = {name: f"<{url}>" for name, url in ai4os_urls.items()} | {
+    "support_email": f"<{ai4os_support_email}>",
+}

@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "node_modules"
-DOC_SOURCES = ("conf.py", "index.rst", "getting-started", "reference", "howtos", "help")
+DOC_SOURCES = ("conf.py", "index.rst", "_theme", "getting-started", "reference", "howtos", "help")
 # The demo sign-in that `make serve` uses; browser tests start the provider on these ports.
 DEMO_CLIENT_ID = "ai4os-docs-demo"
 # One asset cache for every test build: the bytecode compile (several seconds) runs once per
@@ -31,8 +31,9 @@ def sphinx_build(
         "-D", f"access_checker_cache_dir={cache or TEST_CACHE}",
     ]
     return subprocess.run(
+        # Doctrees beside the output, not in it: the epub builder packs every file of its output.
         [sys.executable, "-m", "sphinx", "-n", "-W", "--keep-going", "-b", builder, *overrides, *extra,
-         str(srcdir), str(outdir)],
+         "-d", str(outdir.parent / f"{outdir.name}.doctrees"), str(srcdir), str(outdir)],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600, check=False,
     )
 

@@ -9,7 +9,11 @@ wrote and lists the hashes in the policy. The same policy goes to:
 - a ``<meta http-equiv>`` tag in every page (minus ``frame-ancestors``, which a meta tag
   cannot carry), for hosts that cannot set headers.
 
-Pages are post-processed after writing because only then are the theme's inline scripts known.
+Pages are post-processed when the build finishes, because only then are the theme's inline
+scripts known. Every HTML page of the output is scanned, not only the pages this process wrote:
+under ``-j`` pages are written in forked processes whose records never reach this one, and an
+incremental build leaves unchanged pages on disk that still need the policy. Hashes of scripts
+that no page carries any more drop out. A page is rewritten only when its tag changes.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 from sphinx.application import Sphinx
-from sphinx.builders.html import StandaloneHTMLBuilder
 from sphinx.config import Config
 
 from sphinx_access_checker.assets import HTML_BUILDERS, staged
@@ -31,7 +34,6 @@ from sphinx_access_checker.assets import HTML_BUILDERS, staged
 HEADERS_FILE: Final = Path("_access_checker") / "headers.json"
 _INLINE_SCRIPT: Final = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
 _META: Final = re.compile(r'\s*<meta http-equiv="Content-Security-Policy"[^>]*>')
-WRITTEN: Final = "access_checker_written_pages"
 
 
 def _origin(url: str) -> str:
@@ -60,34 +62,23 @@ def _hash(script: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
 
 
-def _note_page(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
-    builder = app.builder
-    if builder.name in HTML_BUILDERS and isinstance(builder, StandaloneHTMLBuilder):
-        written: set[str] = getattr(builder, WRITTEN, set())
-        written.add(str(builder.get_outfilename(pagename)))
-        setattr(builder, WRITTEN, written)
-
-
 def _finish(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.name not in HTML_BUILDERS:
         return
     outdir = Path(app.builder.outdir)
     headers_path = outdir / HEADERS_FILE
-    known: set[str] = set()
-    if headers_path.exists():
-        # Pages not rewritten by an incremental build keep their scripts: keep their hashes.
-        known.update(json.loads(headers_path.read_text()).get("script_hashes", []))
-    pages = [Path(p) for p in getattr(app.builder, WRITTEN, set())]
-    texts = {page: page.read_text(encoding="utf-8") for page in pages if page.exists()}
-    for text in texts.values():
-        known.update(_hash(script) for script in _INLINE_SCRIPT.findall(text))
-    hashes = sorted(known)
+    pages = sorted(p for p in outdir.rglob("*.html") if p.relative_to(outdir).parts[0] != "_static")
+    written = {page: page.read_text(encoding="utf-8") for page in pages}
+    # Without their previous tag: the tag itself is not a script, and it is rewritten below.
+    texts = {page: _META.sub("", text) for page, text in written.items()}
+    hashes = sorted({_hash(script) for text in texts.values() for script in _INLINE_SCRIPT.findall(text)})
     meta = policy_text(app.config, hashes, for_meta=True)
-    if app.config.access_checker_csp_meta:
-        tag = f'<meta http-equiv="Content-Security-Policy" content="{meta}">'
-        for page, text in texts.items():
-            text = _META.sub("", text)
-            page.write_text(text.replace("<head>", f"<head>\n  {tag}", 1), encoding="utf-8")
+    tag = f'<meta http-equiv="Content-Security-Policy" content="{meta}">'
+    for page, text in texts.items():
+        if app.config.access_checker_csp_meta:
+            text = text.replace("<head>", f"<head>\n  {tag}", 1)
+        if text != written[page]:
+            page.write_text(text, encoding="utf-8")
     runtime = "/" + staged(outdir).runtime.split("/runtime-")[0] + "/"
     headers_path.parent.mkdir(parents=True, exist_ok=True)
     headers_path.write_text(json.dumps({
@@ -103,5 +94,4 @@ def _finish(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> None:
-    app.connect("html-page-context", _note_page)
     app.connect("build-finished", _finish)

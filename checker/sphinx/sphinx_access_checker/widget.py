@@ -8,7 +8,10 @@ just the fallback: the page's own text plus a pointer to support, and no assets.
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
+from typing import Final
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -20,6 +23,8 @@ from sphinx_access_checker import pages
 from sphinx_access_checker.assets import HTML_BUILDERS, staged
 from sphinx_access_checker.policy_source import get_policy, policy_of_record
 from sphinx_access_checker.references import doc_link
+
+SIGNIN_PAGES_FILE: Final = Path("_access_checker") / "oidc.json"
 
 
 class access_checker_widget(nodes.General, nodes.Element):  # noqa: N801 (docutils naming)
@@ -33,10 +38,13 @@ class AccessCheckerDirective(SphinxDirective):
         policy = policy_of_record(self.env)
         pages.note(self.env, pages.WIDGET)
         fallback = nodes.paragraph()
-        fallback += nodes.Text(
-            "The interactive access checker runs in the web version of this page. "
-            "To ask for a higher access level, "
-        )
+        fallback += nodes.Text("The interactive access checker runs in the web version of this page")
+        if base := self.config.html_baseurl:
+            # Print and e-books: the reader needs the address, not just a name.
+            online = f"{base.rstrip('/')}/{policy.page}.html"
+            fallback += nodes.Text(", ")
+            fallback += nodes.reference(online, online, refuri=online)
+        fallback += nodes.Text(". To ask for a higher access level, ")
         fallback += doc_link(policy.support.page, "contact support")
         fallback += nodes.Text(f" (helpdesk: {policy.support.helpdesk}, e-mail: {policy.support.email}).")
         node = access_checker_widget()
@@ -126,6 +134,25 @@ def depart_widget_html(self: HTML5Translator, node: access_checker_widget) -> No
         self.body.append("</noscript></section>")
 
 
+def write_signin_pages(app: Sphinx, exception: Exception | None) -> None:
+    """build-finished: ``_access_checker/oidc.json``, the pages the provider sends readers back to.
+
+    Paths are relative to the site root and depend on the builder (``page.html`` for html,
+    ``page/`` for dirhtml): the local stack registers exactly these with the demo provider, and
+    the maintainers' registration checklist names the same for a real one.
+    """
+    if exception is not None or app.builder.name not in HTML_BUILDERS:
+        return
+    config = app.config
+    pages = {
+        "redirect_page": app.builder.get_target_uri(config.access_checker_oidc_redirect_page),
+        "post_logout_page": app.builder.get_target_uri(config.access_checker_oidc_post_logout_page),
+    }
+    path = Path(app.builder.outdir) / SIGNIN_PAGES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(pages, indent=2) + "\n", encoding="utf-8")
+
+
 def _fallback_only(self: object, node: access_checker_widget) -> None:
     """Other formats: the widget cannot run there, its fallback paragraph renders as it is."""
 
@@ -137,3 +164,4 @@ def setup(app: Sphinx) -> None:
         latex=fallback, text=fallback, man=fallback, texinfo=fallback,
     )
     app.add_directive("access-checker", AccessCheckerDirective)
+    app.connect("build-finished", write_signin_pages)
