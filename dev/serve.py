@@ -1,94 +1,81 @@
 """Serve the built site on loopback with the headers of a production host.
 
-The site is static; what a production host adds, and what the access checker depends
-on, is headers: a Content-Security-Policy that allows WebAssembly, long-lived caching
-for the versioned runtime files (so browsers reuse compiled wasm) and correct MIME
-types. This server reproduces those so that local runs and tests behave as production.
+The site is static; what a production host adds, and what the access checker depends on, is
+headers: a Content-Security-Policy that allows WebAssembly, long-lived caching for the
+versioned runtime files (so browsers reuse compiled wasm), correct MIME types and compressed
+transfers. This server reproduces those so that local runs and tests behave as production.
 
 Usage: python dev/serve.py [--root DIR] [--port N] [--host 127.0.0.1] [--quiet]
 
-The headers come from ``<root>/_access_checker/headers.json`` (the Sphinx build writes
-it): ``{"headers": {"Name": "value", ...}, "immutable": ["/url/path/prefix/", ...]}``.
-Environment: ``PORT`` (default port), ``ISSUER_ORIGIN`` (added to the default CSP's
-connect-src), ``ACCESS_CHECKER_CSP_OVERRIDE`` (replaces the CSP; empty removes it).
+The headers come from ``<root>/_access_checker/headers.json`` (the Sphinx build writes it):
+``{"headers": {"Name": "value", ...}, "immutable": ["/url/path/prefix/", ...]}``, re-read when
+it changes. Environment: ``PORT`` (default port), ``ISSUER_ORIGIN`` (added to the default
+CSP's connect-src when there is no headers file), ``ACCESS_CHECKER_CSP_OVERRIDE`` (replaces the
+CSP; empty removes it).
+
+Built on Starlette's ``StaticFiles`` (``html=True``: ``dir/`` serves ``dir/index.html``, as
+dirhtml builds need; unknown paths get ``404.html`` when the site has one) under uvicorn:
+
+- ``SiteFiles`` picks the representation once StaticFiles has resolved the path inside the
+  root: a precompressed sibling (``<file>.br``, then ``<file>.gz``) when Accept-Encoding allows
+  it, as hosts with precompressed assets do. Choosing there, before the 304 check, lets each
+  representation have its own ETag.
+- Files without a sibling, of a compressible type, are gzipped on the fly, in a worker thread,
+  once per file version (kept in memory). The alternatives are worse for ``make serve``:
+  compressing per request costs about a second for Pyodide's 9.6 MB wasm on every cold load
+  (every test's fresh browser), and writing siblings into the build would change the site
+  being served. WebAssembly is compressed as hosts compress application/wasm; zips and wheels
+  are deflated already.
+- ``ProductionHeaders`` adds the security headers and Cache-Control to every response,
+  errors included.
 """
 
 from __future__ import annotations
 
 import argparse
-import email.utils
+import contextlib
+import functools
 import gzip
 import ipaddress
 import json
 import mimetypes
 import os
-import posixpath
 import re
 import signal
 import socket
+import stat
 import sys
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
 from pathlib import Path
 from types import FrameType
-from urllib.parse import quote, unquote, urlsplit
+
+import anyio.to_thread
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADERS_FILE = Path("_access_checker") / "headers.json"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 REVALIDATE_CACHE = "no-cache"
 
-# Explicit, because mimetypes depends on the machine's /etc/mime.types and gets some
-# of these wrong or leaves them out (.mjs, .wasm, .toml, .whl), and browsers refuse
-# module scripts and streaming wasm compilation with the wrong type.
+# Explicit, because mimetypes depends on the machine's /etc/mime.types and gets some of these
+# wrong or leaves them out (.mjs, .wasm, .toml, .whl), and browsers refuse module scripts and
+# streaming wasm compilation with the wrong type.
 CONTENT_TYPES: dict[str, str] = {
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".css": "text/css",
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".wasm": "application/wasm",
-    ".zip": "application/zip",
-    ".whl": "application/zip",
-    ".toml": "text/plain; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".xml": "application/xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".ico": "image/vnd.microsoft.icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".eot": "application/vnd.ms-fontobject",
-    ".pdf": "application/pdf",
+    ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript", ".mjs": "text/javascript",
+    ".json": "application/json", ".map": "application/json", ".wasm": "application/wasm",
+    ".zip": "application/zip", ".whl": "application/zip", ".toml": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8", ".svg": "image/svg+xml", ".xml": "application/xml",
+    ".ico": "image/vnd.microsoft.icon", ".woff": "font/woff", ".woff2": "font/woff2",
 }
-# WebAssembly compresses to about a third (9.6 → 3.5 MB for Pyodide), as hosts that compress
-# application/wasm send it; zips and wheels are deflated already.
-COMPRESSIBLE = frozenset(
-    {
-        ".wasm",
-        ".html",
-        ".htm",
-        ".css",
-        ".js",
-        ".mjs",
-        ".json",
-        ".map",
-        ".toml",
-        ".svg",
-        ".txt",
-        ".xml",
-    }
-)
-GZIP_CACHE_BYTES = 64 * 1024 * 1024
+COMPRESSIBLE = frozenset({".wasm", ".html", ".css", ".js", ".mjs", ".json", ".map", ".toml", ".svg", ".txt", ".xml"})
+# Preference order when the client allows both.
+SIBLINGS = (("br", ".br"), ("gzip", ".gz"))
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -96,399 +83,197 @@ class ConfigError(Exception):
     """The headers file is unusable."""
 
 
-@dataclass(frozen=True)
-class HeaderConfig:
-    headers: tuple[tuple[str, str], ...]
-    immutable: tuple[str, ...]
-
-
-def default_csp(issuer_origin: str) -> str:
-    connect = " ".join(filter(None, ["'self'", issuer_origin.strip()]))
-    return (
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-        f"connect-src {connect}; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'"
-    )
-
-
 def default_headers(issuer_origin: str) -> dict[str, str]:
+    connect = " ".join(filter(None, ["'self'", issuer_origin.strip()]))
     return {
-        "Content-Security-Policy": default_csp(issuer_origin),
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+            f"connect-src {connect}; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'self'"
+        ),
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
 
 
-def parse_header_config(data: object, source: str) -> tuple[dict[str, str], list[str]]:
+def parse_header_config(data: object, source: str) -> tuple[dict[str, str], tuple[str, ...]]:
     """Validate the build's headers file; header injection must be impossible."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object")
-    headers = data.get("headers", {})
-    immutable = data.get("immutable", [])
+    headers, immutable = data.get("headers", {}), data.get("immutable", [])
     if not isinstance(headers, dict):
         raise ConfigError(f"{source}: 'headers' must be an object of name -> value")
-    if not isinstance(immutable, list) or not all(isinstance(p, str) for p in immutable):
-        raise ConfigError(f"{source}: 'immutable' must be a list of URL path prefixes")
-    checked: dict[str, str] = {}
+    if not isinstance(immutable, list) or not all(isinstance(p, str) and p.strip("/") for p in immutable):
+        raise ConfigError(f"{source}: 'immutable' must list URL path prefixes below '/' (not '/' itself)")
     for name, value in headers.items():
-        if not isinstance(name, str) or not HEADER_NAME.match(name):
+        if not HEADER_NAME.match(name):
             raise ConfigError(f"{source}: invalid header name {name!r}")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
-            raise ConfigError(f"{source}: header {name}: value must be a one-line string")
-        checked[name] = value
-    prefixes = [p if p.startswith("/") else "/" + p for p in immutable]
-    if "/" in prefixes or "" in immutable:
-        raise ConfigError(f"{source}: immutable prefix '/' would cache every page for a year")
-    return checked, prefixes
-
-
-def build_config(
-    file_headers: Mapping[str, str] | None,
-    immutable: Sequence[str],
-    env: Mapping[str, str],
-) -> HeaderConfig:
-    headers = dict(file_headers) if file_headers is not None else default_headers(env.get("ISSUER_ORIGIN", ""))
-    override = env.get("ACCESS_CHECKER_CSP_OVERRIDE")
-    if override is not None:
-        csp_names = [n for n in headers if n.lower() == "content-security-policy"]
-        for name in csp_names:
-            del headers[name]
-        if override.strip():
-            headers["Content-Security-Policy"] = override.strip()
-    return HeaderConfig(tuple(headers.items()), tuple(immutable))
+        if not isinstance(value, str) or not value.isascii() or any(c in value for c in "\r\n\0"):
+            raise ConfigError(f"{source}: header {name}: value must be a one-line string of ASCII characters")
+    return dict(headers), tuple(p if p.startswith("/") else "/" + p for p in immutable)
 
 
 class HeaderSource:
     """The headers file, re-read when a rebuild changes it."""
 
-    def __init__(self, root: Path, env: Mapping[str, str], log: _Log) -> None:
-        self._path = root / HEADERS_FILE
-        self._env = env
-        self._log = log
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._config = self._load_initial()
+    def __init__(self, root: Path, env: Mapping[str, str], quiet: bool) -> None:
+        self.path, self.env, self.quiet = root / HEADERS_FILE, env, quiet
+        self.stamp = self._stat()
+        self.config = self._load()
 
     def _stat(self) -> tuple[int, int] | None:
         try:
-            st = self._path.stat()
+            st = self.path.stat()
         except OSError:
             return None
         return (st.st_mtime_ns, st.st_size)
 
-    def _read(self) -> HeaderConfig:
-        try:
-            data = json.loads(self._path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{self._path}: {exc}") from exc
-        headers, immutable = parse_header_config(data, str(self._path))
-        return build_config(headers, immutable, self._env)
+    def _load(self) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        immutable: tuple[str, ...] = ()
+        if self.stamp is None:
+            print(f"warning: {self.path} not found; using default security headers", file=sys.stderr, flush=True)
+            headers = default_headers(self.env.get("ISSUER_ORIGIN", ""))
+        else:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ConfigError(f"{self.path}: {exc}") from exc
+            headers, immutable = parse_header_config(data, str(self.path))
+        override = self.env.get("ACCESS_CHECKER_CSP_OVERRIDE")
+        if override is not None:
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-security-policy"}
+            if override.strip():
+                headers["Content-Security-Policy"] = override.strip()
+        return list(headers.items()), immutable
 
-    def _defaults(self) -> HeaderConfig:
-        return build_config(None, (), self._env)
-
-    def _load_initial(self) -> HeaderConfig:
-        self._stamp = self._stat()
-        if self._stamp is None:
-            self._warn_missing()
-            return self._defaults()
-        return self._read()
-
-    def _warn_missing(self) -> None:
-        self._log.warn(f"warning: {self._path} not found; using default security headers")
-
-    def get(self) -> HeaderConfig:
+    def get(self) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
         stamp = self._stat()
-        with self._lock:
-            if stamp != self._stamp:
-                self._stamp = stamp
-                if stamp is None:
-                    self._warn_missing()
-                    self._config = self._defaults()
-                else:
-                    try:
-                        self._config = self._read()
-                        self._log.info(f"reloaded {self._path}")
-                    except ConfigError as exc:
-                        self._log.warn(f"warning: keeping previous headers: {exc}")
-            return self._config
+        if stamp != self.stamp:
+            self.stamp = stamp
+            try:
+                self.config = self._load()
+                if not self.quiet:
+                    print(f"reloaded {self.path}", file=sys.stderr, flush=True)
+            except ConfigError as exc:
+                print(f"warning: keeping the previous headers: {exc}", file=sys.stderr, flush=True)
+        return self.config
 
 
-class _Log:
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+class ProductionHeaders:
+    """ASGI middleware: the security headers and Cache-Control on every response."""
 
-    def info(self, message: str) -> None:
-        if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+    def __init__(self, app: ASGIApp, source: HeaderSource) -> None:
+        self.app, self.source = app, source
 
-    def warn(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers, immutable = self.source.get()
+        path: str = scope["path"]
 
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                # A missing file under an immutable prefix must not be cached for a year.
+                versioned = message["status"] in (200, 206, 304) and path.startswith(immutable)
+                out["Cache-Control"] = IMMUTABLE_CACHE if versioned else REVALIDATE_CACHE
+                for name, value in headers:
+                    out.append(name, value)
+            await send(message)
 
-class GzipCache:
-    """Compressed bodies by (path, mtime, size): gzip per request would be slow."""
-
-    def __init__(self, limit: int = GZIP_CACHE_BYTES) -> None:
-        self._limit = limit
-        self._size = 0
-        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, path: Path, mtime_ns: int, size: int) -> bytes:
-        key = (str(path), mtime_ns, size)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        # mtime=0 keeps the output byte-identical across runs.
-        data = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = data
-                self._size += len(data)
-            while self._size > self._limit and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._size -= len(old)
-        return data
+        await self.app(scope, receive, send_with_headers)
 
 
 def content_type(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in CONTENT_TYPES:
-        return CONTENT_TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
+    return CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def accepts_gzip(header: str | None) -> bool:
-    if not header:
-        return False
+def accepted_codings(header: str) -> set[str]:
+    """Which of br and gzip Accept-Encoding allows: q=0 refuses, ``*`` stands for unlisted ones."""
+    weights: dict[str, float] = {}
     for part in header.split(","):
-        token, _, params = part.strip().partition(";")
-        if token.strip().lower() not in ("gzip", "*"):
-            continue
-        q = 1.0
+        coding, _, params = part.partition(";")
+        weight = 1.0
         for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
+            key, _, value = param.partition("=")
             if key.strip().lower() == "q":
                 try:
-                    q = float(value)
+                    weight = float(value)
                 except ValueError:
-                    q = 0.0
-        return q > 0
-    return False
+                    weight = 0.0
+        if coding.strip():
+            weights[coding.strip().lower()] = weight
+    return {coding for coding, _ in SIBLINGS if weights.get(coding, weights.get("*", 0.0)) > 0}
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    # If-None-Match uses weak comparison (RFC 9110 13.1.2).
-    candidates = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return etag.removeprefix("W/") in candidates
+def etag(st: os.stat_result, coding: str = "") -> str:
+    return f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-" + coding if coding else ""}"'
 
 
-class SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # Lets a restarted `make serve` bind at once instead of waiting for TIME_WAIT.
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        root: Path,
-        header_source: HeaderSource,
-        log: _Log,
-    ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.root = root
-        self.header_source = header_source
-        self.log = log
-        self.gzip_cache = GzipCache()
-        super().__init__(address, SiteHandler)
+# Keyed by file version, so a rebuilt file is compressed again. 512 bodies is more than the
+# site has compressible files.
+@functools.lru_cache(maxsize=512)
+def gzipped(path: str, mtime_ns: int, size: int) -> bytes:
+    # mtime=0 keeps the output byte-identical across runs.
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0)
 
 
-class SiteHandler(BaseHTTPRequestHandler):
-    server: SiteServer
-    server_version = "ai4os-docs-dev"
-    protocol_version = "HTTP/1.1"
-    _cached_config: HeaderConfig | None = None
+class GzipResponse(Response):
+    """A file gzipped on the fly: compressed in a worker thread, once per file version."""
 
-    # Every response, errors included, goes through here so that none lacks the headers.
-    def end_headers(self) -> None:
-        for name, value in self._config.headers:
-            self.send_header(name, value)
-        super().end_headers()
+    def __init__(self, path: Path, st: os.stat_result, status_code: int, headers: Mapping[str, str]) -> None:
+        super().__init__(None, status_code, headers)
+        self.key = (str(path), st.st_mtime_ns, st.st_size)
 
-    @property
-    def _config(self) -> HeaderConfig:
-        config = self._cached_config
-        if config is None:
-            config = self.server.header_source.get()
-            self._cached_config = config
-        return config
-
-    def version_string(self) -> str:
-        # The stdlib default advertises the Python version; production hosts do not.
-        return self.server_version
-
-    def parse_request(self) -> bool:
-        # A keep-alive connection serves several requests: re-check the headers file
-        # for each one.
-        self._cached_config = None
-        return super().parse_request()
-
-    def log_message(self, fmt: str, *args: object) -> None:
-        self.server.log.info(f"{self.address_string()} - {fmt % args}")
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # The stdlib version sends no Cache-Control; keep every response's explicit.
-        status = HTTPStatus(code)
-        text = message or status.phrase
-        body = (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{code} {_html(text)}</title></head>"
-            f"<body><h1>{code} {_html(text)}</h1></body></html>\n"
-        ).encode()
-        self.log_error("code %d, message %s", code, text)
-        self.send_response(code, text)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Cache-Control", REVALIDATE_CACHE)
-        self.send_header("Content-Length", str(len(body)))
-        if code == HTTPStatus.METHOD_NOT_ALLOWED:
-            self.send_header("Allow", "GET, HEAD")
-        if code != HTTPStatus.NOT_FOUND:
-            # The request may carry an unread body or be malformed: do not reuse it.
-            self.close_connection = True
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._serve(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._serve(send_body=False)
-
-    def do_POST(self) -> None:
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
-
-    def do_PUT(self) -> None:
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
-
-    def do_DELETE(self) -> None:
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
-
-    def do_PATCH(self) -> None:
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
-
-    def do_OPTIONS(self) -> None:
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
-
-    def _resolve(self, url_path: str) -> Path | None:
-        """Map a URL path to a file or directory inside the root, or None."""
-        decoded = unquote(url_path, errors="strict")
-        if "\0" in decoded or "\\" in decoded:
-            return None
-        normalized = posixpath.normpath("/" + decoded)
-        root = self.server.root
-        candidate = (root / normalized.lstrip("/")).resolve()
-        # resolve() follows symlinks: a link pointing outside the root is refused too.
-        if candidate != root and root not in candidate.parents:
-            return None
-        return candidate
-
-    def _serve(self, *, send_body: bool) -> None:
-        url = urlsplit(self.path)
-        url_path = url.path or "/"
-        try:
-            target = self._resolve(url_path)
-        except UnicodeDecodeError:
-            target = None
-        if target is not None and target.is_dir():
-            if not url_path.endswith("/"):
-                location = quote(url_path, safe="/%") + "/" + (f"?{url.query}" if url.query else "")
-                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-                self.send_header("Location", location)
-                self.send_header("Cache-Control", REVALIDATE_CACHE)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            target = target / "index.html"
-        if target is None or not target.is_file():
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        try:
-            st = target.stat()
-        except OSError:
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-
-        ctype = content_type(target)
-        compressible = target.suffix.lower() in COMPRESSIBLE
-        use_gzip = compressible and accepts_gzip(self.headers.get("Accept-Encoding"))
-        immutable = any(url_path.startswith(p) for p in self._config.immutable)
-        etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-gzip" if use_gzip else ""}"'
-        last_modified = email.utils.formatdate(st.st_mtime, usegmt=True)
-
-        def common_headers() -> None:
-            self.send_header("Cache-Control", IMMUTABLE_CACHE if immutable else REVALIDATE_CACHE)
-            self.send_header("ETag", etag)
-            self.send_header("Last-Modified", last_modified)
-            if compressible:
-                self.send_header("Vary", "Accept-Encoding")
-
-        if self._not_modified(etag, st.st_mtime):
-            self.send_response(HTTPStatus.NOT_MODIFIED)
-            common_headers()
-            self.end_headers()
-            return
-
-        body: bytes | None = None
-        if use_gzip:
-            try:
-                body = self.server.gzip_cache.get(target, st.st_mtime_ns, st.st_size)
-            except OSError:
-                self.send_error(HTTPStatus.NOT_FOUND)
-                return
-        length = len(body) if body is not None else st.st_size
-
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(length))
-        if use_gzip:
-            self.send_header("Content-Encoding", "gzip")
-        common_headers()
-        self.end_headers()
-        if not send_body:
-            return
-        if body is not None:
-            self.wfile.write(body)
-            return
-        with target.open("rb") as fh:
-            while chunk := fh.read(256 * 1024):
-                self.wfile.write(chunk)
-
-    def _not_modified(self, etag: str, mtime: float) -> bool:
-        if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None:
-            return etag_matches(if_none_match, etag)
-        since = self.headers.get("If-Modified-Since")
-        if since:
-            try:
-                parsed = email.utils.parsedate_to_datetime(since)
-            except (TypeError, ValueError):
-                return False
-            return int(mtime) <= int(parsed.timestamp())
-        return False
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.body = await anyio.to_thread.run_sync(gzipped, *self.key)
+        self.headers["Content-Length"] = str(len(self.body))
+        await super().__call__(scope, receive, send)
 
 
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class SiteFiles(StaticFiles):
+    """StaticFiles with production MIME types and compressed representations."""
+
+    def _sibling(self, full_path: str, suffix: str) -> tuple[str, os.stat_result] | None:
+        # Looked up like any request path, so a sibling symlinked out of the root is refused.
+        relative = os.path.relpath(full_path + suffix, os.path.realpath(str(self.directory)))
+        found, st = self.lookup_path(relative)
+        return (found, st) if st is not None and stat.S_ISREG(st.st_mode) else None
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        path = Path(full_path)
+        siblings = {coding: hit for coding, suffix in SIBLINGS if (hit := self._sibling(str(path), suffix))}
+        compressible = path.suffix.lower() in COMPRESSIBLE
+        request = Headers(scope=scope)
+        allowed = accepted_codings(request.get("accept-encoding", ""))
+        chosen = next((c for c, _ in SIBLINGS if c in allowed and (c in siblings or (c == "gzip" and compressible))), "")
+        headers = {"Content-Type": content_type(path)}
+        if siblings or compressible:
+            headers["Vary"] = "Accept-Encoding"
+        if chosen:
+            headers["Content-Encoding"] = chosen
+        response: Response
+        if chosen in siblings:
+            sibling, sibling_stat = siblings[chosen]
+            headers["ETag"] = etag(sibling_stat, chosen)
+            response = FileResponse(sibling, status_code, headers, stat_result=sibling_stat)
+        elif chosen:
+            headers["ETag"] = etag(stat_result, chosen)
+            headers["Last-Modified"] = formatdate(stat_result.st_mtime, usegmt=True)
+            response = GzipResponse(path, stat_result, status_code, headers)
+        else:
+            headers["ETag"] = etag(stat_result)
+            response = FileResponse(path, status_code, headers, stat_result=stat_result)
+        if self.is_not_modified(response.headers, request):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+def create_app(root: Path, source: HeaderSource) -> ASGIApp:
+    return ProductionHeaders(Starlette(routes=[Mount("/", app=SiteFiles(directory=root, html=True))]), source)
 
 
 def is_loopback(host: str) -> bool:
@@ -500,16 +285,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def default_port() -> int:
-    raw = os.environ.get("PORT", "").strip()
-    if not raw:
-        return 8000
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"serve.py: PORT must be an integer, got {raw!r}") from None
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the built docs on loopback with production security headers.")
     parser.add_argument("--root", type=Path, default=Path("_build/html"), help="site directory")
@@ -519,18 +294,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(
-            f"--host {args.host}: refusing a non-loopback address; this development "
-            "server must only be reachable from this machine "
-            "(use 127.0.0.1, ::1 or localhost)"
+            f"--host {args.host}: refusing a non-loopback address; this development server must only "
+            "be reachable from this machine (use 127.0.0.1, ::1 or localhost)"
         )
     if args.port is None:
-        args.port = default_port()
+        raw = os.environ.get("PORT", "").strip() or "8000"
+        if not raw.isdigit():
+            parser.error(f"PORT must be an integer, got {raw!r}")
+        args.port = int(raw)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port}: must be between 0 and 65535")
     return args
 
 
+def listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Lets a restarted `make serve` bind at once instead of waiting for TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: end with status 0 then.
     raise SystemExit(0)
 
 
@@ -538,33 +330,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     root: Path = args.root.resolve()
     if not root.is_dir():
-        print(
-            f"serve.py: {root} is not a directory (build the site first)",
-            file=sys.stderr,
-        )
+        print(f"serve.py: {root} is not a directory (build the site first)", file=sys.stderr)
         return 2
-    log = _Log(args.quiet)
     try:
-        header_source = HeaderSource(root, os.environ, log)
+        source = HeaderSource(root, os.environ, args.quiet)
     except ConfigError as exc:
         print(f"serve.py: {exc}", file=sys.stderr)
         return 2
     host = args.host.strip("[]")
     try:
-        server = SiteServer((host, args.port), root, header_source, log)
+        sock = listen(host, args.port)
     except OSError as exc:
         print(f"serve.py: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _terminate)
-    port = server.server_address[1]
+    config = uvicorn.Config(
+        create_app(root, source),
+        log_level="warning" if args.quiet else "info",
+        access_log=not args.quiet,
+        server_header=False,  # production hosts do not advertise their software either
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {root} at http://{shown}:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    print(f"serving {root} at http://{shown}:{sock.getsockname()[1]}", flush=True)
+    signal.signal(signal.SIGTERM, _terminate)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a terminal
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

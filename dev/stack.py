@@ -4,7 +4,11 @@
 (default 8000) and the provider at http://127.0.0.1:$IDP_PORT (default 9400) until
 Ctrl-C. ``DEMO_IDP_*`` variables and ``ACCESS_CHECKER_CSP_OVERRIDE`` are passed on.
 
-Tests use :func:`running_stack` and :func:`free_port`.
+The provider's redirect URIs are the pages the build names in ``<root>/_access_checker/oidc.json``
+(``{"redirect_page": ..., "post_logout_page": ...}``, relative to the site root), so that an
+html build and a dirhtml build both sign in on their own page.
+
+Tests use :func:`running_stack` and :func:`dev.processes.free_port`.
 """
 
 from __future__ import annotations
@@ -16,28 +20,30 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
+if not __package__:
+    # Run as a script (`python dev/stack.py`, as the Makefile does): make `dev` importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dev.processes import HOST, REPO, NotServingError, free_port, start, stop, tail, wait_until_serving
+
+__all__ = ["Stack", "StackError", "free_port", "running_stack"]
+
 PROVIDER_SCRIPT = REPO / "dev" / "idp" / "provider.mjs"
 SERVER_SCRIPT = REPO / "dev" / "serve.py"
 DEFAULT_ACCOUNTS = REPO / "dev" / "idp" / "accounts.json"
+PACKAGE_JSON = REPO / "package.json"
 OIDC_PROVIDER_PACKAGE = REPO / "node_modules" / "oidc-provider" / "package.json"
-ACCESS_PAGE = "/reference/user-access-levels.html"
-HOST = "127.0.0.1"
-MIN_NODE_MAJOR = 20
-STARTUP_TIMEOUT = 15.0
-STOP_TIMEOUT = 5.0
+OIDC_FILE = Path("_access_checker") / "oidc.json"
 IDP_READY_LINE = "demo OpenID provider ready at "
 SITE_READY_LINE = "serving "
 
@@ -48,7 +54,7 @@ _CONTROLLED_PREFIX = "DEMO_IDP_"
 
 
 class StackError(RuntimeError):
-    """The stack could not start (missing tool, port in use, child crashed...)."""
+    """The stack could not start (missing tool, old build, port in use, child crashed...)."""
 
 
 @dataclass
@@ -58,59 +64,52 @@ class Stack:
     redirect_uris: tuple[str, ...]
     site_log: Path
     idp_log: Path
-    _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list, repr=False)
+    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     @property
     def redirect_uri(self) -> str:
         return self.redirect_uris[0]
 
     def alive(self) -> bool:
-        return bool(self._processes) and all(p.poll() is None for _, p in self._processes)
+        return bool(self._processes) and all(p.poll() is None for p in self._processes)
 
     def stop(self) -> None:
         """Terminate both children: SIGTERM, then SIGKILL after a grace period."""
-        for _, proc in self._processes:
+        for proc in self._processes:
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in self._processes:
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for proc in self._processes:
+            stop(proc)
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- last lines of {path}:\n{tail(path, lines)}" for path in (self.idp_log, self.site_log))
 
 
-def tail(path: Path, lines: int = 30) -> str:
+def min_node_major() -> int:
+    """The Node.js major version package.json's ``engines.node`` (``>=N``) asks for."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"(unreadable: {exc})"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
-
-
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1 (tests bind it right after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        wanted = json.loads(PACKAGE_JSON.read_text(encoding="utf-8"))["engines"]["node"]
+        match = re.fullmatch(r">=\s*v?(\d+)(\.\d+)*", wanted.strip())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StackError(f"{PACKAGE_JSON}: cannot read engines.node: {exc!r}") from exc
+    if match is None:
+        raise StackError(f'{PACKAGE_JSON}: engines.node must read ">=N", got {wanted!r}')
+    return int(match.group(1))
 
 
 def find_node() -> str:
     """The node executable, checked to be new enough; raises StackError otherwise."""
+    minimum = min_node_major()
     node = shutil.which("node")
     if node is None:
-        raise StackError(f"node not found on PATH: the demo OpenID provider needs Node.js {MIN_NODE_MAJOR} or later")
+        raise StackError(f"node not found on PATH: the demo OpenID provider needs Node.js {minimum} or later")
     try:
         out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         raise StackError(f"cannot run {node} --version: {exc}") from exc
     match = re.match(r"v(\d+)\.", out)
-    if match is None or int(match.group(1)) < MIN_NODE_MAJOR:
-        raise StackError(f"{node} is {out or 'of unknown version'}; need v{MIN_NODE_MAJOR}+")
+    if match is None or int(match.group(1)) < minimum:
+        raise StackError(f"{node} is {out or 'of unknown version'}; need v{minimum}+")
     if not OIDC_PROVIDER_PACKAGE.is_file():
         raise StackError(f"{OIDC_PROVIDER_PACKAGE.parent} is missing: run `npm ci` in {REPO} first")
     return node
@@ -135,46 +134,31 @@ def describe_accounts(path: Path) -> list[tuple[str, str]]:
     return described
 
 
+def sign_in_pages(root: Path) -> tuple[str, str]:
+    """(redirect page, post-logout page) from the build's oidc.json, relative to the site root."""
+    path = root / OIDC_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StackError(
+            f"{path} is missing: {root} was built before the build wrote the sign-in pages; "
+            "rebuild the site (make serve rebuilds it)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise StackError(f"cannot read {path}: {exc}; rebuild the site") from exc
+    pages: list[str] = []
+    for key in ("redirect_page", "post_logout_page"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(value, str) or value.startswith("/") or urlsplit(value).scheme or urlsplit(value).netloc:
+            raise StackError(f"{path}: {key} must be a page path relative to the site root, got {value!r}")
+        pages.append(value)
+    return pages[0], pages[1]
+
+
 def _base_env() -> dict[str, str]:
     return {
         name: value for name, value in os.environ.items() if name not in _CONTROLLED_ENV and not name.startswith(_CONTROLLED_PREFIX)
     }
-
-
-def _wait_ready(stack: Stack, processes: Sequence[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    # Both the ready line and an HTTP answer are required: an answer alone could come
-    # from a stale server on the same port while our child fails to bind.
-    checks = {
-        "demo OpenID provider": (stack.idp_log, IDP_READY_LINE, f"{stack.idp_url}/__health"),
-        "site server": (stack.site_log, SITE_READY_LINE, f"{stack.site_url}/"),
-    }
-    pending = dict(checks)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while pending:
-        for name, proc in processes:
-            code = proc.poll()
-            if code is not None:
-                raise StackError(f"{name} exited with code {code} while starting\n{stack.logs()}")
-        for name, (log, line, url) in list(pending.items()):
-            if line in tail(log, 200) and _answers(url):
-                del pending[name]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise StackError(f"{', '.join(pending)} not ready after {STARTUP_TIMEOUT:.0f} s\n{stack.logs()}")
-        time.sleep(0.1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            status: int = response.status
-            return 200 <= status < 300
-    except urllib.error.HTTPError as exc:
-        # The server is up; an error status here only means the root has no index.html.
-        return exc.code < 500
-    except (OSError, ValueError):
-        return False
 
 
 @contextlib.contextmanager
@@ -199,6 +183,7 @@ def running_stack(
     root = Path(site_root).resolve()
     if not root.is_dir():
         raise StackError(f"site root {root} is not a directory")
+    redirect_page, post_logout_page = sign_in_pages(root)
     accounts_file = Path(accounts).resolve() if accounts is not None else DEFAULT_ACCOUNTS
 
     temp_dir: str | None = None
@@ -209,14 +194,13 @@ def running_stack(
 
     site_url = f"http://{HOST}:{port}"
     idp_url = f"http://{HOST}:{idp_port}"
-    page = site_url + ACCESS_PAGE
     base = _base_env()
     idp_env = {
         **base,
         "IDP_PORT": str(idp_port),
         "DEMO_IDP_ACCOUNTS": str(accounts_file),
-        "DEMO_IDP_REDIRECT_URIS": page,
-        "DEMO_IDP_POST_LOGOUT_URIS": page,
+        "DEMO_IDP_REDIRECT_URIS": f"{site_url}/{redirect_page}",
+        "DEMO_IDP_POST_LOGOUT_URIS": f"{site_url}/{post_logout_page}",
     }
     if test_controls:
         idp_env["DEMO_IDP_TEST_CONTROLS"] = "1"
@@ -234,28 +218,20 @@ def running_stack(
         site_log=log_dir / "site.log",
         idp_log=log_dir / "idp.log",
     )
-    commands = [
-        ("demo OpenID provider", [node, str(PROVIDER_SCRIPT)], idp_env, stack.idp_log),
-        (
-            "site server",
-            [sys.executable, str(SERVER_SCRIPT), "--root", str(root), "--port", str(port)],
-            site_env,
-            stack.site_log,
-        ),
-    ]
+    site_argv = [sys.executable, str(SERVER_SCRIPT), "--root", str(root), "--port", str(port)]
     try:
-        for name, argv, env, log in commands:
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=REPO,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            stack._processes.append((name, proc))
-        _wait_ready(stack, stack._processes)
+        # Both start before either is waited on, so their start-up times overlap.
+        idp = start([node, str(PROVIDER_SCRIPT)], log=stack.idp_log, env=idp_env)
+        stack._processes.append(idp)
+        site = start(site_argv, log=stack.site_log, env=site_env)
+        stack._processes.append(site)
+        try:
+            wait_until_serving(idp, f"{idp_url}/__health", log=stack.idp_log, name="demo OpenID provider",
+                               ready_line=IDP_READY_LINE)
+            wait_until_serving(site, f"{site_url}/", log=stack.site_log, name="site server",
+                               ready_line=SITE_READY_LINE)
+        except NotServingError as exc:
+            raise StackError(f"{str(exc).splitlines()[0]}\n{stack.logs()}") from None
         yield stack
     finally:
         stack.stop()
@@ -308,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as stack:
             width = max(len(login) for login, _ in accounts_list)
             print(f"site:                 {stack.site_url}/")
-            print(f"access levels page:   {stack.site_url}{ACCESS_PAGE}")
+            print(f"access levels page:   {stack.redirect_uri}")
             print(f"demo OpenID provider: {stack.idp_url}")
             print(f"logs:                 {stack.site_log.parent}")
             print("demo accounts (any password works):")
