@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -118,3 +119,15 @@ def test_no_placeholder_text_in_any_page() -> None:
                                          for p in (REPO / d).rglob("*") if p.suffix in (".rst", ".md")]]:
         text = path.read_text()
         assert not re.search(r"\b(TODO|TBD|lorem ipsum|coming soon|FIXME)\b", text, re.I), path
+
+
+def test_search_finds_an_address_only_on_the_pages_that_show_it(built_site: Path) -> None:
+    # Every page carries the address list as substitution definitions; search must not see them.
+    index = json.loads(re.search(r"Search\.setIndex\((.*)\)", (built_site / "searchindex.js").read_text(), re.S)[1])
+    docnames = index["docnames"]
+    for word in ("vllm", "aai", "share"):
+        found = index["terms"][word]
+        docs = {docnames[i] for i in ([found] if isinstance(found, int) else found)}
+        assert 0 < len(docs) < len(docnames) // 2, word
+        for doc in docs:
+            assert word in (built_site / f"{doc}.html").read_text().lower(), (word, doc)
