@@ -21,8 +21,6 @@ $(VENV)/.installed: requirements.txt checker/core/pyproject.toml checker/sphinx/
 	  { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
-	  --config-settings editable_mode=compat -e checker/core -e checker/sphinx
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

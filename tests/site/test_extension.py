@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sphinx.errors import ConfigError, SphinxError
 
+import access_checker
 from access_checker.policy import load_policy
-from tests.site.conftest import DEFAULT_POLICY, BuildFn, write_project
 from tests.conftest import TEST_CACHE
+from tests.site.conftest import DEFAULT_POLICY, BuildFn, write_project
 
 
 def _html(app: object, docname: str) -> str:
@@ -62,7 +63,7 @@ def test_wheel_holds_the_checker_only_and_is_not_rebuilt(make_app: BuildFn, tmp_
     with zipfile.ZipFile(wheels[0]) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
         assert "access_checker/policies/ai4os.toml" in archive.namelist()
-    assert tops == {"access_checker", "access_checker-1.0.0.dist-info"}
+    assert tops == {"access_checker", f"access_checker-{access_checker.__version__}.dist-info"}
     cached = next(TEST_CACHE.glob("static/access-checker/wheel-*/*.whl"))
     before = cached.stat().st_mtime_ns
     make_app("html", freshenv=True)
@@ -111,7 +112,7 @@ def test_unknown_feature_is_a_build_error_naming_file_and_line(make_app: BuildFn
 
 def test_missing_node_modules_stops_the_build_with_the_setup_hint(make_app: BuildFn, tmp_path: Path) -> None:
     write_project(tmp_path / "src", extra_conf=f"access_checker_node_modules = {str(tmp_path / 'nowhere')!r}\n")
-    with pytest.raises(ConfigError, match="run the set-up first"):
+    with pytest.raises(ConfigError, match=rf"nowhere.* is missing: run `npm ci` in {re.escape(str(tmp_path))}, then build again"):
         make_app("html")
 
 

@@ -64,8 +64,13 @@ def _short_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def _setup_hint(path: Path) -> str:
-    return f"{path} is missing or incomplete: run the set-up first (`make setup`, which runs `npm ci`)."
+def _npm_ci(node_modules: Path) -> str:
+    """The one command that fixes a missing or stale npm package, and where to run it."""
+    return f"run `npm ci` in {node_modules.parent}, then build again"
+
+
+def _setup_hint(path: Path, node_modules: Path) -> str:
+    return f"{path} is missing: {_npm_ci(node_modules)}."
 
 
 def _check_runtime(node_modules: Path) -> tuple[dict[str, Any], Path]:
@@ -74,10 +79,10 @@ def _check_runtime(node_modules: Path) -> tuple[dict[str, Any], Path]:
     try:
         installed = json.loads((package / "package.json").read_text())["version"]
     except (OSError, ValueError, KeyError):
-        raise ConfigError(_setup_hint(package)) from None
+        raise ConfigError(_setup_hint(package, node_modules)) from None
     if installed != pins["version"]:
         raise ConfigError(
-            f"{package} is pyodide {installed}, but the site pins {pins['version']}: run `make setup` (npm ci)."
+            f"{package} is pyodide {installed}, but the site pins {pins['version']}: {_npm_ci(node_modules)}."
         )
     return pins, package
 
@@ -100,11 +105,11 @@ def _stage_runtime(pins: dict[str, Any], package: Path, target_root: Path, stdli
     target.mkdir(parents=True, exist_ok=True)
     for filename, source in sources.items():
         if not source.is_file():
-            raise ConfigError(_setup_hint(source))
+            raise ConfigError(_setup_hint(source, package.parent))
         # The npm files are checked against the pins; the compiled zip was made from a checked one.
         if source.parent == package and hashlib.sha256(source.read_bytes()).hexdigest() != pins["files"][filename]:
             raise ConfigError(
-                f"{source} does not match its pinned SHA-256 (pyodide-sha256.json): reinstall with `npm ci`."
+                f"{source} does not match its pinned SHA-256 (pyodide-sha256.json): {_npm_ci(package.parent)}."
             )
         shutil.copyfile(source, target / filename)
     stamp.write_text(signature)
@@ -113,8 +118,9 @@ def _stage_runtime(pins: dict[str, Any], package: Path, target_root: Path, stdli
 
 def _stage_wheel(target_root: Path, compiled: dict[str, bytes] | None) -> str:
     package_dir = Path(access_checker.__file__).resolve().parent
-    # The bytecode follows from the sources and the compiler: both are in the digest.
-    extra = access_checker.__version__.encode() + (pycompile.SCRIPT.read_bytes() if compiled else b"")
+    # The wheel holds the sources and the compiled bytes: both are in the digest.
+    extra = access_checker.__version__.encode() + b"".join(
+        name.encode() + b"\0" + data + b"\0" for name, data in sorted((compiled or {}).items()))
     digest = wheel.sources_digest(package_dir, extra)[:12]
     folder = f"wheel-{digest}"
     path = target_root / folder / wheel.wheel_name(access_checker.__version__)
@@ -127,7 +133,7 @@ def _stage_wheel(target_root: Path, compiled: dict[str, bytes] | None) -> str:
 def _stage_ui(node_modules: Path, target_root: Path) -> str:
     oauth = node_modules / "oauth4webapi" / "build" / "index.js"
     if not oauth.is_file():
-        raise ConfigError(_setup_hint(oauth))
+        raise ConfigError(_setup_hint(oauth, node_modules))
     # Type declarations serve tsc in the source tree only.
     files = {p.name: p.read_bytes() for p in sorted(UI_SOURCES.iterdir()) if p.is_file() and not p.name.endswith(".d.mts")}
     files["oauth4webapi.mjs"] = oauth.read_bytes()
@@ -173,7 +179,8 @@ def stage(app: Sphinx) -> None:
     compiled = None
     if config.access_checker_compile:
         try:
-            compiled = pycompile.compile_all(node_modules, cache / "pyc", Path(access_checker.__file__).resolve().parent)
+            compiled = pycompile.compile_all(node_modules, cache / "pyc", Path(access_checker.__file__).resolve().parent,
+                                             stdlib_sha256=pins["files"]["python_stdlib.zip"])
         except pycompile.CompileError as exc:
             raise ConfigError(str(exc)) from None
     runtime = _stage_runtime(pins, package, runtime_root, compiled.stdlib if compiled else None)
