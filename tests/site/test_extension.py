@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from sphinx.errors import ConfigError, SphinxError
 
 import access_checker
 from access_checker.policy import load_policy
-from tests.conftest import TEST_CACHE
+from tests.conftest import NODE_MODULES, TEST_CACHE, copy_site
 from tests.site.conftest import DEFAULT_POLICY, BuildFn, write_project
 
 
@@ -112,8 +115,19 @@ def test_unknown_feature_is_a_build_error_naming_file_and_line(make_app: BuildFn
 
 def test_missing_node_modules_stops_the_build_with_the_setup_hint(make_app: BuildFn, tmp_path: Path) -> None:
     write_project(tmp_path / "src", extra_conf=f"access_checker_node_modules = {str(tmp_path / 'nowhere')!r}\n")
-    with pytest.raises(ConfigError, match=rf"nowhere.* is missing: run `npm ci` in {re.escape(str(tmp_path))}, then build again"):
+    with pytest.raises(SystemExit, match=rf"nowhere.* is missing: run `npm ci` in {re.escape(str(tmp_path))}, then build again"):
         make_app("html")
+
+
+def test_without_npm_ci_the_plain_build_stops_with_one_line_saying_what_to_run(tmp_path: Path) -> None:
+    # The maintainers' plain path (README): sphinx-build in a clone where `npm ci` was not run.
+    src = copy_site(tmp_path / "src")
+    result = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
+                            cwd=src, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"sphinx-access-checker: {src / 'node_modules' / 'pyodide'} is missing: "
+                     f"run `npm ci` in {src}, then build again."]
 
 
 def test_bad_configuration_is_reported_by_name(make_app: BuildFn, tmp_path: Path) -> None:
@@ -159,3 +173,16 @@ def test_an_incremental_build_does_not_copy_the_runtime_again(make_app: BuildFn)
     again = make_app("html")
     assert "One more line." in _html(again, "howtos/train/index")
     assert wasm.stat().st_mtime_ns == before
+
+
+def test_the_plain_sphinx_build_of_a_clone_builds_the_site(tmp_path: Path) -> None:
+    # README: `sphinx-build -b html . _build/html` after `pip install -r requirements.txt` (which
+    # `make setup` runs too) and `npm ci`. Only the extension's cache is seeded, to skip the compile.
+    src = copy_site(tmp_path / "src")
+    (src / "node_modules").symlink_to(NODE_MODULES)
+    shutil.copytree(TEST_CACHE, src / ".cache" / "access-checker")
+    result = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
+                            cwd=src, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    assert "data-access-checker" in (src / "_build/html/reference/user-access-levels.html").read_text()

@@ -174,8 +174,13 @@ def stage(app: Sphinx) -> None:
     runtime_root.mkdir(parents=True, exist_ok=True)
     node_modules = Path(config.access_checker_node_modules)
 
-    # Checked before the compile step, so a missing set-up is the one line the reader sees.
-    pins, package = _check_runtime(node_modules)
+    # Checked before the compile step. A missing or stale npm install is the reader's set-up,
+    # not a bug: one line with the command to run, rather than Sphinx's crash report (which
+    # it prints for any exception, and which asks the reader to report the error to Sphinx).
+    try:
+        pins, package = _check_runtime(node_modules)
+    except ConfigError as exc:
+        raise SystemExit(f"sphinx-access-checker: {exc}") from None
     compiled = None
     if config.access_checker_compile:
         try:
