@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The benchmark baseline: on click, boot Pyodide from the given runtime folder and run one
- * line of Python, nothing else. Same hooks as the widget (design.md, contract 1):
+ * line of Python, nothing else. Same hooks as the widget (maintainers, "How the checker works"):
  * data-state idle → loading → ready (or error), and window.bare.ready.
  */
 

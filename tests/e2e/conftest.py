@@ -143,5 +143,5 @@ def state(page: Page, name: str = "state") -> str:
 
 
 def wait_ready(page: Page) -> str:
-    """Wait on ``window.accessChecker.ready`` (contract 1): "ready", or "error" when it rejects."""
+    """Wait on ``window.accessChecker.ready`` (maintainers, "How the checker works"): "ready", or "error" when it rejects."""
     return str(page.evaluate("window.accessChecker.ready.then(() => 'ready', () => 'error')"))

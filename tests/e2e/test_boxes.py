@@ -1,4 +1,4 @@
-"""Requirement boxes, personalised from the summary an assessment left in this tab (contract 6).
+"""Requirement boxes, personalised from the summary an assessment left in this tab (maintainers, "How the checker works": the session summary).
 
 The summaries are made by the real core (``evaluate(claims, policy).summary(expires)``) from the
 demo provider's accounts, so no verdict is written by hand here.

@@ -77,7 +77,7 @@ def test_no_token_is_kept_in_storage_or_cookies(page: Page, site: Site) -> None:
     kept = storage_dump(page) + json.dumps(page.context.cookies(site.url))
     for token in tokens:
         assert token not in kept
-    # The claims and the token-free summary are kept for this tab (contract 6).
+    # The claims and the token-free summary are kept for this tab (maintainers, "How the checker works").
     summary = page.evaluate("JSON.parse(sessionStorage.getItem('access-checker:summary'))")
     assert summary["level"] == "full" and summary["features"]["train"]["projects"] == ["ai4eosc"]
 

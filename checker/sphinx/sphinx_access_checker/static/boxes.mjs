@@ -4,7 +4,7 @@
  * (.access-requirement.access-feature-<id>) says whether the reader has that feature.
  *
  * It holds no access rules: it looks the feature up in the token-free summary that the widget
- * left in sessionStorage (design.md, contract 6). Words and links come from the built page:
+ * left in sessionStorage (maintainers, "How the checker works"). Words and links come from the built page:
  * the level's name and page from the box's own link to the level's section, project names
  * from <meta name="access-checker-projects" content='{"<id>": "<name>", …}'> (ids if absent).
  * With no usable summary (none, unparsable, another version or policy, expired) the boxes

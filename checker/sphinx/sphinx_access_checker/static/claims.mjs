@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Merging the provider's claims into the one object the Python core evaluates (contract 3).
+ * Merging the provider's claims into the one object the Python core evaluates (maintainers, "How the checker works": Claims).
  * Pure: no DOM, no network, no access rules — it only decides which source a claim comes from.
  *
  * - Protocol claims (iss, sub) come from the verified ID token only; the rest of the
