@@ -2,52 +2,52 @@
 
 Real Node, real Pyodide, no mocks: these tests fail (they do not skip) when node or
 node_modules/pyodide is missing; run ``make setup`` first. One combined compile is shared by
-the module (≈8 s); the other Node runs are a Pyodide boot each (≈2.5 s).
+the module; the other Node runs compile one part each, or boot Pyodide once.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from sphinx_access_checker import pycompile
+from sphinx_access_checker import assets, pycompile
 from sphinx_access_checker.pycompile import Compiled, CompileError
 from tests.conftest import NODE_MODULES, REPO
+from tests.site.pyodide_probe import pyodide_magic, require_node
 
 PACKAGE_DIR = REPO / "checker/core/access_checker"
-UNCHECKED_HASH = (0b01).to_bytes(4, "little")  # PEP 552 flags: hash-based, check_source off
+UNCHECKED_HASH = (0b01).to_bytes(4, "little")  # pyc flags: hash-based, source not checked
+STDLIB_SHA256 = json.loads(assets.PYODIDE_PINS.read_text())["files"]["python_stdlib.zip"]
 
 
-def _require_node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: install Node 20+ and run `make setup` first.", pytrace=False)
-    if not (NODE_MODULES / "pyodide" / "pyodide.mjs").is_file():
-        pytest.fail(f"{NODE_MODULES / 'pyodide'} is missing: run `make setup` (npm ci) first.", pytrace=False)
-    return node
+def compile_all(cache: Path, package_dir: Path = PACKAGE_DIR, node_modules: Path = NODE_MODULES) -> Compiled:
+    return pycompile.compile_all(node_modules, cache, package_dir, stdlib_sha256=STDLIB_SHA256)
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     """The stdlib and the checker package, compiled together in one Node run."""
-    _require_node()
-    result = pycompile.compile_all(NODE_MODULES, tmp_path_factory.mktemp("cache-a"), PACKAGE_DIR)
-    assert result.ran_node
+    require_node(NODE_MODULES)
+    result = compile_all(tmp_path_factory.mktemp("cache-a"))
+    assert result.report is not None and {"stdlib", "package"} <= result.report.keys()
     return result
 
 
 @pytest.fixture(scope="module")
-def pyodide_magic() -> bytes:
+def magic() -> bytes:
     """importlib.util.MAGIC_NUMBER read inside Pyodide (a boot of its own, nothing compiled)."""
-    _require_node()
-    return pycompile.pyodide_magic(NODE_MODULES)
+    return pyodide_magic(NODE_MODULES)
 
 
 def _stdlib_pycs(path: Path) -> dict[str, bytes]:
@@ -55,15 +55,15 @@ def _stdlib_pycs(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist() if name.endswith(".pyc")}
 
 
-def test_pyodide_magic_differs_from_the_host(pyodide_magic: bytes, compiled: Compiled) -> None:
-    assert len(pyodide_magic) == 4 and pyodide_magic.endswith(b"\r\n")
-    assert pyodide_magic != importlib.util.MAGIC_NUMBER, "the host CPython could have written these pycs itself"
-    assert compiled.magic == pyodide_magic
-    assert compiled.report["magic"] == pyodide_magic.hex()
+def test_pyodide_magic_differs_from_the_host(magic: bytes, compiled: Compiled) -> None:
+    assert len(magic) == 4 and magic.endswith(b"\r\n")
+    assert magic != importlib.util.MAGIC_NUMBER, "the host CPython could have written these pycs itself"
+    assert compiled.report is not None
+    assert compiled.report["magic"] == magic.hex()
     assert compiled.report["cache_tag"] == "cpython-" + compiled.report["python"].replace(".", "")[:3]
 
 
-def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_magic: bytes) -> None:
+def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: bytes) -> None:
     source = NODE_MODULES / "pyodide" / "python_stdlib.zip"
     with zipfile.ZipFile(source) as stock, zipfile.ZipFile(compiled.stdlib) as ours:
         stock_names = stock.namelist()
@@ -78,14 +78,14 @@ def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_
         for info in ours.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
     pycs = _stdlib_pycs(compiled.stdlib)
+    assert compiled.report is not None
     assert len(pycs) == len(py) == compiled.report["stdlib"]["compiled"] > 500
     assert not compiled.report["stdlib"]["kept_source"]
-    bad = [n for n, data in pycs.items() if data[:4] != pyodide_magic or data[4:8] != UNCHECKED_HASH]
+    bad = [n for n, data in pycs.items() if data[:4] != magic or data[4:8] != UNCHECKED_HASH]
     assert not bad, f"{len(bad)} pycs with another magic number or flags, e.g. {bad[:5]}"
 
 
-def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide_magic: bytes) -> None:
-    assert compiled.package is not None
+def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: bytes) -> None:
     expected = {
         f"access_checker/{p.relative_to(PACKAGE_DIR).with_suffix('.pyc').as_posix()}"
         for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts
@@ -93,32 +93,33 @@ def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, pyodide
     assert set(compiled.package) == expected
     assert "access_checker/policy.pyc" in compiled.package
     for name, data in compiled.package.items():
-        assert data[:4] == pyodide_magic, name
+        assert data[:4] == magic, name
         assert data[4:8] == UNCHECKED_HASH, name
 
 
-def test_identical_inputs_give_identical_bytes(compiled: Compiled, tmp_path: Path) -> None:
+def test_the_stdlib_compiled_alone_has_the_same_bytes(compiled: Compiled, tmp_path: Path) -> None:
     """Another cache, another run (the stdlib alone, in a fresh interpreter): the same bytes.
     (A package compiled alone gives the combined run's bytes too: see the next-but-one test.)"""
-    stdlib = pycompile.compile_stdlib(NODE_MODULES, tmp_path / "cache-b")
-    assert stdlib.name == compiled.stdlib.name
-    assert stdlib.read_bytes() == compiled.stdlib.read_bytes()
+    cache = shutil.copytree(compiled.stdlib.parent, tmp_path / "cache-b")
+    (cache / compiled.stdlib.name).unlink()
+    package_entries = _mtimes(cache)
+    again = compile_all(cache)
+    assert again.report is not None and "package" not in again.report
+    assert again.stdlib.name == compiled.stdlib.name
+    assert again.stdlib.read_bytes() == compiled.stdlib.read_bytes()
+    # The package entry was taken from the cache, not written again.
+    assert {name: t for name, t in _mtimes(cache).items() if name in package_entries} == package_entries
 
 
 def test_unchanged_inputs_do_not_run_node(compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = compiled.stdlib.stat().st_mtime_ns
-    entries = sorted(compiled.stdlib.parent.iterdir())
+    before = _mtimes(compiled.stdlib.parent)
     empty = tmp_path / "no-node"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # no node to run: the cache must answer alone
-    started = time.perf_counter()
-    again = pycompile.compile_all(NODE_MODULES, compiled.stdlib.parent, PACKAGE_DIR)
-    elapsed = time.perf_counter() - started
-    assert not again.ran_node and again.report == {}
-    assert elapsed < 1.0
-    assert again.stdlib == compiled.stdlib and again.stdlib.stat().st_mtime_ns == before
-    assert again.package == compiled.package and again.magic == compiled.magic
-    assert sorted(compiled.stdlib.parent.iterdir()) == entries
+    again = compile_all(compiled.stdlib.parent)
+    assert again.report is None
+    assert again.stdlib == compiled.stdlib and again.package == compiled.package
+    assert _mtimes(compiled.stdlib.parent) == before, "a cache entry was written again"
 
 
 def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_path: Path) -> None:
@@ -128,11 +129,10 @@ def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_pa
         handle.write("\nADDED_FOR_THE_TEST = 1\n")
     stdlib = cache / compiled.stdlib.name
     before = stdlib.stat().st_mtime_ns
-    result = pycompile.compile_all(NODE_MODULES, cache, copy)
-    assert result.ran_node
-    assert "stdlib" not in result.report and result.report["package"]["compiled"] == len(compiled.package or {})
+    result = compile_all(cache, copy)
+    assert result.report is not None and "stdlib" not in result.report
+    assert result.report["package"]["compiled"] == len(compiled.package)
     assert result.stdlib == stdlib and stdlib.stat().st_mtime_ns == before
-    assert result.package is not None and compiled.package is not None
     changed = {name for name in result.package if result.package[name] != compiled.package[name]}
     # Compiled alone, from another folder: every other pyc has the combined run's bytes.
     assert changed == {"access_checker/claims.pyc"}
@@ -144,28 +144,54 @@ def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_pa
 def test_missing_node_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(CompileError) as caught:
-        pycompile.compile_all(NODE_MODULES, tmp_path / "cache", PACKAGE_DIR)
+        compile_all(tmp_path / "cache")
     message = str(caught.value)
     assert message.startswith("Node 20+ is needed to precompile the runtime (or set access_checker_compile = False)")
     assert "\n" not in message
 
 
+def _project(root: Path, engines: object) -> Path:
+    """A project folder whose node_modules holds the real Pyodide, and its package.json."""
+    (root / "node_modules").mkdir(parents=True)
+    os.symlink(NODE_MODULES / "pyodide", root / "node_modules" / "pyodide")
+    (root / "package.json").write_text(json.dumps({"name": "x", "engines": engines}))
+    return root / "node_modules"
+
+
+def test_the_node_minimum_comes_from_package_json(tmp_path: Path) -> None:
+    require_node(NODE_MODULES)
+    assert json.loads((REPO / "package.json").read_text())["engines"]["node"] == ">=20"
+    with pytest.raises(CompileError, match=r"^Node 999\+ is needed to precompile the runtime .*: found v\d+"):
+        compile_all(tmp_path / "cache", node_modules=_project(tmp_path / "new", {"node": ">=999"}))
+    with pytest.raises(CompileError, match=r"engines\.node is '\^20'; write it as \">=MAJOR\""):
+        compile_all(tmp_path / "cache", node_modules=_project(tmp_path / "odd", {"node": "^20"}))
+
+
 def test_missing_pyodide_says_to_run_the_setup(tmp_path: Path) -> None:
     with pytest.raises(CompileError, match=r"run the set-up first \(`make setup`, which runs `npm ci`\)"):
-        pycompile.compile_stdlib(tmp_path / "node_modules", tmp_path / "cache")
+        compile_all(tmp_path / "cache", node_modules=tmp_path / "node_modules")
 
 
-def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
-    _require_node()
+def test_a_stdlib_zip_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CompileError, match=r"python_stdlib\.zip does not match its pinned SHA-256"):
+        pycompile.compile_all(NODE_MODULES, tmp_path / "cache", PACKAGE_DIR, stdlib_sha256="0" * 64)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_syntax_error_names_the_file_and_line(compiled: Compiled, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy2(compiled.stdlib, cache)  # only the package is compiled
     package = tmp_path / "broken"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "bad.py").write_text("x = 1\ndef (:\n")
     with pytest.raises(CompileError) as caught:
-        pycompile.compile_package(NODE_MODULES, package, tmp_path / "cache")
+        compile_all(cache, package)
     message = str(caught.value)
-    assert "broken/bad.py line 2" in message and "\n" not in message
-    assert not list((tmp_path / "cache").glob("package-*")), "nothing cached for a failed run"
+    assert "broken/bad.py line 2: invalid syntax" in message and "\n" not in message
+    assert "JobError" not in message
+    assert sorted(p.name for p in cache.iterdir()) == [compiled.stdlib.name], "nothing cached for a failed run"
 
 
 # Boots Pyodide on the compiled stdlib zip, puts the browser wheel on sys.path as the page does
@@ -216,6 +242,8 @@ except PolicyError as error:
     report["frames"] = [[f.filename, f.line] for f in traceback.extract_tb(error.__traceback__)]
 from access_checker.web.app import code_origin
 report["code_origin"] = code_origin()
+# The file names the compile step gave the code objects: what tracebacks show.
+report["code_files"] = [json.dumps.__code__.co_filename, parse_policy.__code__.co_filename]
 json.dumps(report)
 `) + "\n");
 """
@@ -226,7 +254,6 @@ def _browser_wheel(compiled: Compiled, out: Path) -> Path:
     import that used the source instead of the pyc beside it would fail."""
     from sphinx_access_checker import wheel
 
-    assert compiled.package is not None
     built = wheel.build_wheel(PACKAGE_DIR, "1.0.0", out / "built" / wheel.wheel_name("1.0.0"), extra_files=compiled.package)
     stale = out / wheel.wheel_name("1.0.0")
     with zipfile.ZipFile(built) as source, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
@@ -238,8 +265,8 @@ def _browser_wheel(compiled: Compiled, out: Path) -> Path:
     return stale
 
 
-def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> None:
-    node = _require_node()
+def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, tmp_path: Path) -> None:
+    node = require_node(NODE_MODULES)
     wheel_path = _browser_wheel(compiled, tmp_path)
     stdlib_modules = ["json", "tomllib", "email.utils", "dataclasses", "xml.etree.ElementTree"]
     package_modules = ["access_checker", "access_checker.policy", "access_checker.request", "access_checker.web.views"]
@@ -253,7 +280,7 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> Non
     report = json.loads(done.stdout.strip().splitlines()[-1])
     modules = report["modules"]
 
-    assert report["magic"] == compiled.magic.hex()
+    assert report["magic"] == magic.hex()
     # The controls went through the spies: a source import would have been seen.
     assert any(p.endswith("control_zip.py") for p in report["compiled_from_source"])
     assert any(p.endswith("control_dir.py") for p in report["compiled_from_source"])
@@ -275,6 +302,9 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, tmp_path: Path) -> Non
     assert modules["access_checker.policy"]["file"] == wheel_file + "/access_checker/policy.pyc"
     assert report["code_origin"] == "bytecode"
 
+    # Code objects keep the names the sources had (stdlib: as zipimport names them; package:
+    # its archive path), so that a traceback in the browser names the real module file.
+    assert report["code_files"] == [stdlib_zip + "json/__init__.py", "access_checker/policy.py"]
     # Tracebacks through the package show its source lines, read from the wheel.
     ours = [(file, line) for file, line in report["frames"] if file.endswith("access_checker/policy.py")]
     assert ours, report["frames"]

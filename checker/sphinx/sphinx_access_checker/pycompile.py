@@ -1,4 +1,4 @@
-"""Bytecode for the browser runtime, compiled by Pyodide's own interpreter (``pycompile.mjs``).
+"""Bytecode for the browser runtime, compiled by Pyodide's own interpreter, with a cache.
 
 A stock Pyodide boot spends most of its time compiling the standard library from source.
 Compiled once at build time, it boots in well under half the time:
@@ -12,35 +12,33 @@ Compiled once at build time, it boots in well under half the time:
   keeps the ``.py`` files, so tracebacks show source lines; a CPython that installs the wheel
   finds the ``.py`` first and ignores the foreign bytecode.
 
-The pycs are hash-based and unchecked (PEP 552): zip members carry no real mtimes, and nothing
-in the browser edits the sources. The host CPython cannot write them: its magic number differs.
-
-One Node process does both jobs (a Pyodide boot costs ≈2.5 s). Results are cached under the
-cache folder, keyed by the Pyodide version, a digest of the inputs and of ``pycompile.mjs``;
-unchanged inputs do not run Node at all. Outputs are byte-identical for identical inputs.
+The compiling happens in ``compile_in_pyodide.py``, run by ``pycompile.mjs`` (Node, one
+Pyodide boot of ≈2.5 s for both jobs). This module plans the job, runs it, and caches the
+results under the cache folder, keyed by the Pyodide version, a digest of the inputs and of
+those two files; unchanged inputs do not run Node at all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 import shutil
 import subprocess
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Final
 
 from sphinx_access_checker import wheel
+from sphinx_access_checker.compile_in_pyodide import JOB_FILE, REPORT_FILE, Job, JobError, Report
 
 HERE: Final = Path(__file__).resolve().parent
-SCRIPT: Final = HERE / "pycompile.mjs"
-MIN_NODE: Final = 20
+RUNNER: Final = HERE / "pycompile.mjs"
+JOB_SCRIPT: Final = HERE / "compile_in_pyodide.py"
 TIMEOUT_SECONDS: Final = 600
-NODE_HINT: Final = "Node 20+ is needed to precompile the runtime (or set access_checker_compile = False)"
-_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+_OPT_OUT: Final = "(or set access_checker_compile = False)"
 
 
 class CompileError(Exception):
@@ -53,14 +51,10 @@ class Compiled:
 
     stdlib: Path
     """The compiled stdlib zip, to serve in place of ``python_stdlib.zip``."""
-    package: dict[str, bytes] | None
+    package: dict[str, bytes]
     """Archive path (``access_checker/policy.pyc``, beside its source) → pyc bytes."""
-    magic: bytes
-    """Pyodide's ``importlib.util.MAGIC_NUMBER``, as found in the compiled files."""
-    ran_node: bool
-    """False when everything came from the cache."""
-    report: dict[str, Any] = field(default_factory=dict)
-    """The JSON line ``pycompile.mjs`` printed (counts, seconds); empty when nothing ran."""
+    report: Report | None
+    """What the compile job reported (only the parts it compiled); None when the cache answered."""
 
 
 def _sha256(data: bytes) -> str:
@@ -79,80 +73,65 @@ def _pyodide_dir(node_modules: Path) -> tuple[Path, str]:
     return package, version
 
 
-def _package_sources(package_dir: Path) -> list[str]:
-    """The package's .py files (relative, POSIX): exactly the sources the wheel ships."""
-    if not package_dir.is_dir():
-        raise CompileError(f"package folder {package_dir} does not exist.")
-    return [p.relative_to(package_dir).as_posix() for p in wheel.source_files(package_dir) if p.suffix == ".py"]
+def _node_minimum(node_modules: Path) -> int | None:
+    """The oldest Node major version the project supports: ``engines.node`` of the
+    package.json beside ``node_modules`` (``">=20"``), or None when it names none."""
+    manifest = node_modules.parent / "package.json"
+    try:
+        wanted = json.loads(manifest.read_text()).get("engines", {}).get("node")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if wanted is None:
+        return None
+    match = re.fullmatch(r"\s*>=\s*(\d+)(\.\d+)*\s*", str(wanted))
+    if match is None:
+        raise CompileError(f'{manifest}: engines.node is {wanted!r}; write it as ">=MAJOR" (e.g. ">=20").')
+    return int(match[1])
 
 
-def _stdlib_entry(package: Path, version: str, cache_dir: Path, script_digest: str) -> Path:
-    source_digest = _sha256((package / "python_stdlib.zip").read_bytes())
-    key = _sha256(f"stdlib\0{version}\0{source_digest}\0{script_digest}".encode())
-    return cache_dir / f"stdlib-{version}-{key[:16]}.zip"
-
-
-def _package_entry(package_dir: Path, files: list[str], version: str, cache_dir: Path, script_digest: str) -> Path:
-    digest = hashlib.sha256(f"package\0{version}\0{script_digest}\0{package_dir.name}\0".encode())
-    for rel in files:
-        digest.update(rel.encode() + b"\0" + (package_dir / rel).read_bytes() + b"\0")
-    return cache_dir / f"package-{package_dir.name}-{digest.hexdigest()[:16]}.zip"
-
-
-def _node() -> str:
+def _node(node_modules: Path) -> str:
+    minimum = _node_minimum(node_modules)
+    hint = f"Node {minimum}+" if minimum else "Node"
+    hint += f" is needed to precompile the runtime {_OPT_OUT}"
     node = shutil.which("node")
     if node is None:
-        raise CompileError(f"{NODE_HINT}: `node` is not on PATH.")
+        raise CompileError(f"{hint}: `node` is not on PATH.")
     try:
         found = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
         major = int(found.lstrip("v").split(".")[0])
     except (OSError, subprocess.SubprocessError, ValueError):
-        raise CompileError(f"{NODE_HINT}: `{node} --version` failed.") from None
-    if major < MIN_NODE:
-        raise CompileError(f"{NODE_HINT}: found {found} at {node}.")
+        raise CompileError(f"{hint}: `{node} --version` failed.") from None
+    if minimum and major < minimum:
+        raise CompileError(f"{hint}: found {found} at {node}.")
     return node
 
 
-def _run_node(job: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    node = _node()
-    job_file = workdir / "job.json"
-    job_file.write_text(json.dumps(job))
+def _run(node_modules: Path, job: Job, work: Path) -> Report:
+    """Run the compile job on the work folder (inputs in place); returns its report."""
+    node = _node(node_modules)
+    (work / JOB_FILE).write_text(json.dumps(job))
+    command = [node, str(RUNNER), str(node_modules / "pyodide"), str(JOB_SCRIPT), str(work)]
     try:
-        done = subprocess.run(
-            [node, str(SCRIPT), "--job", str(job_file)],
-            capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
-        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         raise CompileError(f"precompiling with Pyodide took over {TIMEOUT_SECONDS} s and was stopped; "
-                           "rerun the build (or set access_checker_compile = False).") from None
+                           f"rerun the build {_OPT_OUT}.") from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        ours = [line for line in lines if line.startswith("pycompile.mjs:")]
+        ours = [line for line in lines if line.startswith(f"{RUNNER.name}:")]
         reason = (ours or lines or [f"exit status {done.returncode}, no message"])[-1]
+        reason = reason.replace(f"{JobError.__name__}: ", "", 1)
         raise CompileError(f"precompiling with Pyodide failed ({reason}); fix that, "
                            "or set access_checker_compile = False to ship sources.")
     try:
-        report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise CompileError(f"{SCRIPT.name} printed no JSON report; rerun the build "
-                           "(or set access_checker_compile = False).") from None
+        report: Report = json.loads((work / REPORT_FILE).read_text())
+    except (OSError, ValueError):
+        raise CompileError(f"{JOB_SCRIPT.name} wrote no report; rerun the build {_OPT_OUT}.") from None
     return report
 
 
-def _write_pyc_archive(files: dict[str, bytes], target: Path) -> None:
-    """The package's pycs as one cache file (a stored zip), replaced atomically."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    tmp.replace(target)
-
-
-def _read_pyc_archive(path: Path, prefix: str) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as archive:
-        return {f"{prefix}/{name}": archive.read(name) for name in sorted(archive.namelist())}
+def _compiler_digest() -> str:
+    return _sha256(RUNNER.read_bytes() + b"\0" + JOB_SCRIPT.read_bytes())
 
 
 def _prune(keep: Path, pattern: str) -> None:
@@ -162,95 +141,66 @@ def _prune(keep: Path, pattern: str) -> None:
             old.unlink(missing_ok=True)
 
 
-def _first_magic(stdlib: Path | None, package: dict[str, bytes] | None) -> bytes:
-    if package:
-        return next(iter(package.values()))[:4]
-    if stdlib is not None:
-        with zipfile.ZipFile(stdlib) as archive:
-            for name in archive.namelist():
-                if name.endswith(".pyc"):
-                    return archive.read(name)[:4]
-    return b""
+def compile_all(node_modules: Path, cache_dir: Path, package_dir: Path, *, stdlib_sha256: str) -> Compiled:
+    """The compiled stdlib zip and the package's pycs (for the wheel), in at most one Node run.
 
-
-class _Result(NamedTuple):
-    stdlib: Path | None
-    package: dict[str, bytes] | None
-    report: dict[str, Any]  # empty: Node did not run
-
-
-def _compile(node_modules: Path, cache_dir: Path, *, stdlib: bool, package_dir: Path | None) -> _Result:
-    package, version = _pyodide_dir(node_modules)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    script_digest = _sha256(SCRIPT.read_bytes())
-
-    stdlib_entry = _stdlib_entry(package, version, cache_dir, script_digest) if stdlib else None
-    files: list[str] = []
-    package_entry = None
-    if package_dir is not None:
-        files = _package_sources(package_dir)
-        package_entry = _package_entry(package_dir, files, version, cache_dir, script_digest)
-
-    job: dict[str, Any] = {"pyodide": str(package)}
-    report: dict[str, Any] = {}
-    stale_stdlib = stdlib_entry is not None and not stdlib_entry.is_file()
-    stale_package = package_entry is not None and not package_entry.is_file()
-    if stale_stdlib or stale_package:
-        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".pycompile-") as tmp:
-            work = Path(tmp)
-            if stale_stdlib:
-                job["stdlib"] = {"src": str(package / "python_stdlib.zip"), "out": str(work / "stdlib.zip")}
-            if stale_package and package_dir is not None:
-                job["package"] = {"root": str(package_dir), "out": str(work / "package"),
-                                  "name": package_dir.name, "files": files}
-            report = _run_node(job, work)
-            if stale_stdlib and stdlib_entry is not None:
-                (work / "stdlib.zip").replace(stdlib_entry)
-                _prune(stdlib_entry, "stdlib-*.zip")
-            if stale_package and package_entry is not None and package_dir is not None:
-                written = {rel: (work / "package" / rel).read_bytes() for rel in report["package"]["files"]}
-                _write_pyc_archive(written, package_entry)
-                _prune(package_entry, f"package-{package_dir.name}-*.zip")
-
-    compiled = None
-    if package_entry is not None and package_dir is not None:
-        compiled = _read_pyc_archive(package_entry, package_dir.name)
-    return _Result(stdlib_entry, compiled, report)
-
-
-def compile_all(node_modules: Path, cache_dir: Path, package_dir: Path | None = None) -> Compiled:
-    """The compiled stdlib zip and (given ``package_dir``) the package's pycs, in one Node run.
+    ``stdlib_sha256`` is the pinned digest of the npm ``python_stdlib.zip``: the source of
+    what ships is checked as the other runtime files are. Archive paths of the pycs start
+    with ``package_dir.name`` and cover the ``.py`` files the wheel ships
+    (:func:`sphinx_access_checker.wheel.source_files`).
 
     Raises :class:`CompileError` (one line: what failed, what to do).
     """
-    stdlib, package, report = _compile(node_modules, cache_dir, stdlib=True, package_dir=package_dir)
-    assert stdlib is not None
-    return Compiled(stdlib=stdlib, package=package, magic=_first_magic(stdlib, package), ran_node=bool(report), report=report)
+    pyodide, version = _pyodide_dir(node_modules)
+    if not package_dir.is_dir():
+        raise CompileError(f"package folder {package_dir} does not exist.")
+    stock = pyodide / "python_stdlib.zip"
+    stdlib_digest = _sha256(stock.read_bytes())
+    if stdlib_digest != stdlib_sha256:
+        raise CompileError(f"{stock} does not match its pinned SHA-256 (pyodide-sha256.json): reinstall with `npm ci`.")
+    compiler = _compiler_digest()
+    stdlib_key = _sha256(f"stdlib\0{version}\0{stdlib_digest}\0{compiler}".encode())
+    stdlib_entry = cache_dir / f"stdlib-{version}-{stdlib_key[:16]}.zip"
 
+    name = package_dir.name
+    files = [p.relative_to(package_dir).as_posix() for p in wheel.source_files(package_dir) if p.suffix == ".py"]
+    package_key = hashlib.sha256(f"package\0{version}\0{compiler}\0{name}\0".encode())
+    for rel in files:
+        package_key.update(rel.encode() + b"\0" + (package_dir / rel).read_bytes() + b"\0")
+    package_entry = cache_dir / f"package-{name}-{package_key.hexdigest()[:16]}.zip"
 
-def compile_stdlib(node_modules: Path, cache_dir: Path) -> Path:
-    """Path of the compiled stdlib zip (cached; Node runs only when an input changed)."""
-    return compile_all(node_modules, cache_dir).stdlib
+    report = None
+    if not (stdlib_entry.is_file() and package_entry.is_file()):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Inside the cache folder, so that finished outputs move into place atomically.
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".pycompile-") as tmp:
+            work = Path(tmp)
+            job: Job = {}
+            if not package_entry.is_file():
+                for rel in files:
+                    (work / "package" / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(package_dir / rel, work / "package" / rel)
+                job["package"] = {"name": name, "root": "package", "files": files, "target": "package.zip"}
+            if not stdlib_entry.is_file():
+                shutil.copyfile(stock, work / "python_stdlib.zip")
+                job["stdlib"] = {"source": "python_stdlib.zip", "target": "stdlib.zip"}
+            report = _run(node_modules, job, work)
+            for kind, entry, pattern in (("package", package_entry, f"package-{name}-*.zip"),
+                                         ("stdlib", stdlib_entry, "stdlib-*.zip")):
+                if kind in job:
+                    (work / f"{kind}.zip").replace(entry)
+                    _prune(entry, pattern)
 
-
-def compile_package(node_modules: Path, package_dir: Path, cache_dir: Path) -> dict[str, bytes]:
-    """Archive path (``<package>/…/<name>.pyc``, beside its source) → bytes, for the wheel.
-
-    Archive paths start with ``package_dir.name``; the pycs cover the ``.py`` files the wheel
-    ships (:func:`sphinx_access_checker.wheel.source_files`).
-    """
-    package = _compile(node_modules, cache_dir, stdlib=False, package_dir=package_dir).package
-    assert package is not None
-    return package
-
-
-def pyodide_info(node_modules: Path) -> dict[str, Any]:
-    """Ask Pyodide itself (one boot, nothing cached): ``magic`` (hex), ``cache_tag``, ``python``…"""
-    package, _ = _pyodide_dir(node_modules)
-    with tempfile.TemporaryDirectory(prefix="pycompile-") as tmp:
-        return _run_node({"pyodide": str(package)}, Path(tmp))
+    with zipfile.ZipFile(package_entry) as archive:
+        package = {member: archive.read(member) for member in archive.namelist()}
+    return Compiled(stdlib=stdlib_entry, package=package, report=report)
 
 
 def pyodide_magic(node_modules: Path) -> bytes:
-    """``importlib.util.MAGIC_NUMBER`` inside the installed Pyodide (it boots Pyodide: ≈2.5 s)."""
-    return bytes.fromhex(pyodide_info(node_modules)["magic"])
+    """``importlib.util.MAGIC_NUMBER`` inside the installed Pyodide (a boot: ≈2.5 s).
+
+    Only tests/site/test_extension.py uses it; it goes once that test takes the one in
+    tests/site/pyodide_probe.py.
+    """
+    with tempfile.TemporaryDirectory(prefix="pycompile-") as tmp:
+        return bytes.fromhex(_run(node_modules, {}, Path(tmp))["magic"])
