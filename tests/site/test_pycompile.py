@@ -28,6 +28,7 @@ STDLIB_SHA256 = json.loads(assets.PYODIDE_PINS.read_text())["files"]["python_std
 
 
 def compile_all(cache: Path, package_dir: Path = PACKAGE_DIR, node_modules: Path = NODE_MODULES) -> Compiled:
+    """The compile step with the pinned stdlib digest (tests that compile pass a snapshot)."""
     return pycompile.compile_all(node_modules, cache, package_dir, stdlib_sha256=STDLIB_SHA256)
 
 
@@ -36,10 +37,18 @@ def _mtimes(folder: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot of the checker package: the module's compiles all see the same sources,
+    even while someone edits the working tree."""
+    return shutil.copytree(PACKAGE_DIR, tmp_path_factory.mktemp("src") / "access_checker",
+                           ignore=shutil.ignore_patterns("__pycache__"))
+
+
+@pytest.fixture(scope="module")
+def compiled(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     """The stdlib and the checker package, compiled together in one Node run."""
     require_node(NODE_MODULES)
-    result = compile_all(tmp_path_factory.mktemp("cache-a"))
+    result = compile_all(tmp_path_factory.mktemp("cache-a"), package_dir)
     assert result.report is not None and {"stdlib", "package"} <= result.report.keys()
     return result
 
@@ -85,10 +94,10 @@ def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: b
     assert not bad, f"{len(bad)} pycs with another magic number or flags, e.g. {bad[:5]}"
 
 
-def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: bytes) -> None:
+def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: bytes, package_dir: Path) -> None:
     expected = {
-        f"access_checker/{p.relative_to(PACKAGE_DIR).with_suffix('.pyc').as_posix()}"
-        for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts
+        f"access_checker/{p.relative_to(package_dir).with_suffix('.pyc').as_posix()}"
+        for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts
     }
     assert set(compiled.package) == expected
     assert "access_checker/policy.pyc" in compiled.package
@@ -97,13 +106,13 @@ def test_every_package_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: 
         assert data[4:8] == UNCHECKED_HASH, name
 
 
-def test_the_stdlib_compiled_alone_has_the_same_bytes(compiled: Compiled, tmp_path: Path) -> None:
+def test_the_stdlib_compiled_alone_has_the_same_bytes(compiled: Compiled, package_dir: Path, tmp_path: Path) -> None:
     """Another cache, another run (the stdlib alone, in a fresh interpreter): the same bytes.
     (A package compiled alone gives the combined run's bytes too: see the next-but-one test.)"""
     cache = shutil.copytree(compiled.stdlib.parent, tmp_path / "cache-b")
     (cache / compiled.stdlib.name).unlink()
     package_entries = _mtimes(cache)
-    again = compile_all(cache)
+    again = compile_all(cache, package_dir)
     assert again.report is not None and "package" not in again.report
     assert again.stdlib.name == compiled.stdlib.name
     assert again.stdlib.read_bytes() == compiled.stdlib.read_bytes()
@@ -111,20 +120,22 @@ def test_the_stdlib_compiled_alone_has_the_same_bytes(compiled: Compiled, tmp_pa
     assert {name: t for name, t in _mtimes(cache).items() if name in package_entries} == package_entries
 
 
-def test_unchanged_inputs_do_not_run_node(compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_inputs_do_not_run_node(
+    compiled: Compiled, package_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     before = _mtimes(compiled.stdlib.parent)
     empty = tmp_path / "no-node"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # no node to run: the cache must answer alone
-    again = compile_all(compiled.stdlib.parent)
+    again = compile_all(compiled.stdlib.parent, package_dir)
     assert again.report is None
     assert again.stdlib == compiled.stdlib and again.package == compiled.package
     assert _mtimes(compiled.stdlib.parent) == before, "a cache entry was written again"
 
 
-def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, tmp_path: Path) -> None:
+def test_a_changed_source_recompiles_only_the_package(compiled: Compiled, package_dir: Path, tmp_path: Path) -> None:
     cache = shutil.copytree(compiled.stdlib.parent, tmp_path / "cache")
-    copy = shutil.copytree(PACKAGE_DIR, tmp_path / "src" / "access_checker", ignore=shutil.ignore_patterns("__pycache__"))
+    copy = shutil.copytree(package_dir, tmp_path / "src" / "access_checker")
     with (copy / "claims.py").open("a") as handle:
         handle.write("\nADDED_FOR_THE_TEST = 1\n")
     stdlib = cache / compiled.stdlib.name
@@ -249,12 +260,12 @@ json.dumps(report)
 """
 
 
-def _browser_wheel(compiled: Compiled, out: Path) -> Path:
+def _browser_wheel(compiled: Compiled, package_dir: Path, out: Path) -> Path:
     """The wheel as the build ships it, with one change: its ``__init__.py`` cannot run, so an
     import that used the source instead of the pyc beside it would fail."""
     from sphinx_access_checker import wheel
 
-    built = wheel.build_wheel(PACKAGE_DIR, "1.0.0", out / "built" / wheel.wheel_name("1.0.0"), extra_files=compiled.package)
+    built = wheel.build_wheel(package_dir, "1.0.0", out / "built" / wheel.wheel_name("1.0.0"), extra_files=compiled.package)
     stale = out / wheel.wheel_name("1.0.0")
     with zipfile.ZipFile(built) as source, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
@@ -265,9 +276,9 @@ def _browser_wheel(compiled: Compiled, out: Path) -> Path:
     return stale
 
 
-def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, tmp_path: Path) -> None:
+def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, package_dir: Path, tmp_path: Path) -> None:
     node = require_node(NODE_MODULES)
-    wheel_path = _browser_wheel(compiled, tmp_path)
+    wheel_path = _browser_wheel(compiled, package_dir, tmp_path)
     stdlib_modules = ["json", "tomllib", "email.utils", "dataclasses", "xml.etree.ElementTree"]
     package_modules = ["access_checker", "access_checker.policy", "access_checker.request", "access_checker.web.views"]
     script = tmp_path / "import_check.mjs"
@@ -288,7 +299,9 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, tmp_path
     compiled_paths = [p for p in report["compiled_from_source"] if "control_" not in p]
     assert compiled_paths == [], f"compiled from source at import: {compiled_paths}"
 
-    stdlib_zip = "/lib/python314.zip/"
+    assert compiled.report is not None
+    major, minor = compiled.report["python"].split(".")[:2]
+    stdlib_zip = f"/lib/python{major}{minor}.zip/"  # where Pyodide puts the stdlib zip at boot
     for name in stdlib_modules:
         info = modules[name]
         # zipimport names a module after the member it loaded: the .pyc.
@@ -308,6 +321,6 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, tmp_path
     # Tracebacks through the package show its source lines, read from the wheel.
     ours = [(file, line) for file, line in report["frames"] if file.endswith("access_checker/policy.py")]
     assert ours, report["frames"]
-    source = (PACKAGE_DIR / "policy.py").read_text()
+    source = (package_dir / "policy.py").read_text()
     for _, line in ours:
         assert line and line in source, (line, report["frames"])
