@@ -72,3 +72,9 @@ bench: setup
 
 clean:
 	rm -rf _build .cache
+
+# ---- upgrading Pyodide (help/maintainers/building.rst, "Upgrade Pyodide") -----------------
+.PHONY: pyodide-upgrade
+pyodide-upgrade: $(VENV)/.installed
+	@test -n "$(VERSION)" || { echo "Name the release: make pyodide-upgrade VERSION=<npm version of pyodide>"; exit 1; }
+	$(PY) dev/pyodide_upgrade.py $(VERSION)
