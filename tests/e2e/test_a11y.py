@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Page, Route
 
 from tests.e2e.conftest import Site, Watch, state, wait_ready
-from tests.e2e.hardening import ACCESS, axe_run, inline_errors
 from tests.e2e.signin import sign_in
+from tests.e2e.widget import ACCESS, axe_run, inline_errors
 
 RESULTS: dict[str, dict[str, list[str]]] = {}
 GOOD = {"name": "Marta Ruiz", "email": "marta.ruiz@example.org", "institution": "IFCA",

@@ -22,19 +22,11 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dev.stack import free_port
+from tests.e2e.builds import build, runtime_dir, serve, wheel_file
 from tests.e2e.conftest import Site, Watch, state, wait_ready
-from tests.e2e.hardening import (
-    ACCESS,
-    build,
-    draft_entries,
-    runtime_dir,
-    serve,
-    settle,
-    wait_data,
-    watched_context,
-    wheel_file,
-)
 from tests.e2e.signin import account_claims, set_faults, sign_in
+from tests.e2e.watched import watched_context
+from tests.e2e.widget import ACCESS, draft_entries, settle, wait_data
 
 DRAFT = {"name": "Jan Novák", "why": "My draft must outlive a broken site.\nSecond line."}
 HELPDESK = "https://helpdesk.cloud.ai4eosc.eu"
@@ -111,8 +103,10 @@ def ends_in_a_specific_message(page: Page, code: str, fragment: str) -> None:
     assert links["helpdesk"] == HELPDESK and links["contact support"].endswith("/help/index.html"), links
     # Nothing claims to be still working: the status says it stopped, and it stays stopped.
     assert page.inner_text(".access-checker__status") == "The access checker could not start."
-    page.wait_for_timeout(500)
+    # Every timer the page still holds (boot bound, slow-boot check, progress) fires now.
+    page.clock.run_for(120_000)
     assert state(page) == "error"
+    assert page.inner_text(".access-checker__status") == "The access checker could not start."
     assert page.locator("[data-action=start]").is_hidden()
 
 
@@ -149,6 +143,7 @@ def test_a_broken_site_fails_with_a_specific_message_and_keeps_the_draft(
             if console == "404":
                 watched.watch.expect_error("the server responded with a status of 404")
             page = watched.page()
+            page.clock.install()  # time flows as usual; the end fast-forwards it
             page.goto(f"{broken.url}/{ACCESS}.html")
             page.click("[data-action=start]")
             ends_in_a_specific_message(page, code, fragment)
@@ -176,6 +171,7 @@ def test_a_policy_without_wasm_unsafe_eval_ends_at_the_boot_bound(broken: Broken
     with watched_context(browser, [broken.timeout_url], storage_state=storage) as watched:
         watched.expect_csp("wasm-eval")
         page = watched.page()
+        page.clock.install()
         page.goto(f"{broken.timeout_url}/{ACCESS}.html")
         page.click("[data-action=start]")
         ends_in_a_specific_message(page, "boot_timeout", "did not start within 5 seconds")

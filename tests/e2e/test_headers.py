@@ -9,26 +9,18 @@ cannot carry), allow no inline or eval'd script, and hash every inline script th
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page
 
-from dev.stack import free_port
+from dev.processes import free_port, serving
 from tests.conftest import REPO
+from tests.e2e.builds import fetch
 from tests.e2e.conftest import Site, Watch, state
-from tests.e2e.hardening import (
-    ACCESS,
-    INLINE_SCRIPT,
-    answers,
-    directives,
-    fetch,
-    meta_policies,
-    script_hash,
-)
+from tests.e2e.csp import INLINE_SCRIPT, directives, meta_policies, script_hash
+from tests.e2e.widget import ACCESS
 
 PAGES = ["index", "search", ACCESS, "help/faq", "howtos/train/index", "genindex", "reference/llm"]
 FORBIDDEN = {"'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "'strict-dynamic'", "http:", "https:", "data:"}
@@ -98,19 +90,10 @@ def make_serve(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     log = tmp_path_factory.mktemp("make-serve") / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEMO_IDP_", "ACCESS_CHECKER_"))}
     env.update(PORT=str(port), IDP_PORT=str(idp_port))
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO / "dev" / "stack.py"), "--root", str(site.root)],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while not answers(url + "/"):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
-            time.sleep(0.1)
+    with serving([sys.executable, str(REPO / "dev" / "stack.py"), "--root", str(site.root)], url + "/", log=log,
+                 env=env, name="dev/stack.py", ready_line="Ctrl-C stops both.", timeout=30):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_make_serve_sends_the_same_headers(site: Site, make_serve: str) -> None:

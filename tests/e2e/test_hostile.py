@@ -28,28 +28,22 @@ from playwright.sync_api import Browser, Page, Route
 
 from access_checker import default_policy, request, request_outputs
 from dev.stack import free_port, running_stack
+from tests.e2e.builds import build
 from tests.e2e.conftest import Site
-from tests.e2e.hardening import (
-    ACCESS,
+from tests.e2e.hostile import (
     DANGER_JS,
     HOSTILE,
     HOSTILE_EMAILS,
     LONE_SURROGATE_JS,
     RECORD_ADDED,
-    Watched,
-    build,
     claims_of,
     essay,
-    form_values,
     hostile_accounts,
-    inline_errors,
-    layout,
     nfc_trim,
-    settle,
-    wait_new_document,
-    watched_context,
 )
 from tests.e2e.signin import open_provider_form, submit_login
+from tests.e2e.watched import Watched, watched_context
+from tests.e2e.widget import ACCESS, form_values, inline_errors, layout, settle, wait_new_document
 
 POLICY = default_policy()
 FIELDS = {f.name: f for f in request.form_fields(POLICY)}
