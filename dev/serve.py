@@ -21,11 +21,11 @@ dirhtml builds need; unknown paths get ``404.html`` when the site has one) under
   it, as hosts with precompressed assets do. Choosing there, before the 304 check, lets each
   representation have its own ETag.
 - Files without a sibling, of a compressible type, are gzipped on the fly, in a worker thread,
-  once per file version (kept in memory). The alternatives are worse for ``make serve``:
-  compressing per request costs about a second for Pyodide's 9.6 MB wasm on every cold load
-  (every test's fresh browser), and writing siblings into the build would change the site
-  being served. WebAssembly is compressed as hosts compress application/wasm; zips and wheels
-  are deflated already.
+  once per file version (kept in memory). Compressing per request instead would cost every
+  cold load (every test's fresh browser) the time of compressing Pyodide's 9.6 MB wasm: 1.7 s
+  at gzip level 6 on the shared 2-core test machine, against 0.03 s for the cached body.
+  Writing siblings into the build instead would change the site being served. WebAssembly is
+  compressed as hosts compress application/wasm; zips and wheels are deflated already.
 - ``ProductionHeaders`` adds the security headers and Cache-Control to every response,
   errors included.
 """
