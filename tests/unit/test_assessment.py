@@ -16,6 +16,7 @@ def test_not_signed_in_is_anonymous_everywhere(policy: Policy) -> None:
         assert a.level == "anonymous" and set(a.projects.values()) == {"anonymous"}
         assert not any(v.allowed for v in a.features)
         assert a.options[0].kind == "register"
+        assert (a.options[0].page, a.options[0].url) == (policy.register, None)
 
 
 def test_any_subject_is_basic_in_every_project(policy: Policy) -> None:
@@ -102,6 +103,8 @@ def test_json_shape_matches_the_contract(policy: Policy) -> None:
     assert data["level"] == "full" and data["projects"]["ai4eosc"] == "full"
     assert data["features"]["train"] == {"allowed": True, "level": "full", "page": "howtos/train/index",
                                          "projects": ["ai4eosc"]}
+    assert data["options"][0] == {"kind": "join-project", "title": "Join iMagine through its open calls for external use cases",
+                                  "page": None, "url": "https://imagine-ai.eu/", "project": "imagine"}
     summary = evaluate(_roles("access:vo.ai4eosc.eu:ap-u"), policy).summary(expires=123)
     assert summary == {"version": 1, "policy": policy.version, "level": "full", "projects": data["projects"],
                        "features": {k: {"allowed": v["allowed"], "projects": v["projects"]} for k, v in data["features"].items()},

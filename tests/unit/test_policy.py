@@ -55,3 +55,10 @@ def test_not_toml_is_one_clear_problem() -> None:
 def test_adding_projects_and_a_level_is_data_only(extended_policy: Policy) -> None:
     assert [level.id for level in extended_policy.levels] == ["anonymous", "basic", "intermediate", "full"]
     assert extended_policy.project_for_vo("training.egi.eu") == extended_policy.project("tutorials")
+
+
+def test_the_register_page_comes_from_the_policy(policy: Policy, extended_policy: Policy) -> None:
+    assert policy.register == extended_policy.register == "getting-started/register"
+    assert _broken('register = "getting-started/register"\n', "") == ["policy.register: missing"]
+    assert _broken('register = "getting-started/register"', 'register = "https://example.org/join"') == [
+        "policy.register: 'https://example.org/join' is not a valid value (expected ^[a-z0-9_-]+(/[a-z0-9_-]+)*$)"]

@@ -13,7 +13,9 @@ import pytest
 from access_checker.policy import Policy, default_policy
 from access_checker.request import (
     KIND,
+    MAILTO_MAX,
     SCHEMA_ID,
+    SUBJECT,
     Account,
     Problem,
     RequestError,
@@ -21,14 +23,16 @@ from access_checker.request import (
     UpgradeRequest,
     form_fields,
     from_document,
+    json_filename,
     json_schema,
+    mailto_url,
     new_request,
+    summary_text,
     to_document,
     to_json,
     validate_document,
     validate_form,
 )
-from access_checker.request_outputs import MAILTO_MAX, SUBJECT, json_filename, mailto_url, summary_text
 
 REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 WHEN = datetime(2025, 6, 1, 12, 30, 5, 123456, tzinfo=UTC)
@@ -472,6 +476,15 @@ def test_problems_come_in_model_order(policy: Policy) -> None:
     assert fields.index("name") < fields.index("accepted_aup") < fields.index("zzz")
 
 
+
+def test_problems_inside_objects_and_rules_come_in_model_order(policy: Policy, doc: dict[str, object]) -> None:
+    # Each field's problem where the field is, its rules included (the e-mail's pattern before
+    # the next field), and an object's missing members where they belong.
+    assert list(problems_of({**doc, "email": "ada", "institution": ""}, policy)) == ["email", "institution"]
+    assert list(problems_of({**doc, "account": {"self_reported": "yes", "levels": {}, "x": 1}}, policy)) == [
+        "account.self_reported", "account.subject", "account.issuer", "account.identity_provider", "account.x"]
+
+
 def test_document_leniencies(policy: Policy, doc: dict[str, object]) -> None:
     # Any order of ids; the request keeps the policy's order.
     swapped = {**doc, "projects": ["imagine", "ai4eosc"], "features": ["train", "develop"]}
@@ -526,18 +539,24 @@ def test_deeply_nested_junk(policy: Policy, doc: dict[str, object]) -> None:
 
 
 def test_new_request(policy: Policy) -> None:
-    kwargs: dict[str, object] = dict(
+    answers: dict[str, object] = dict(
         name="Ada", email="ada@example.org", institution="Engines", projects=["ai4eosc"], features=["train"],
-        why="x" * 20, planned_use="y" * 20, gpus=0, storage_gb=0, duration_months=1, heard_from="web",
-        accepted_aup=True, account=Account(self_reported=True, levels=(("ai4eosc", "basic"),)),
+        why="x" * 20, planned_use="y" * 20, resources={"gpus": 0, "storage_gb": 0}, duration_months=1,
+        heard_from="web", accepted_aup=True,
     )
-    request = new_request(policy, clock=clock, new_id=new_id, **kwargs)  # type: ignore[arg-type]
+    account = Account(self_reported=True, levels=(("ai4eosc", "basic"),))
+    request = new_request(policy, answers, account=account, clock=clock, new_id=new_id)
     assert (request.id, request.created, request.policy) == (REQUEST_ID, CREATED, policy.version)
     assert request.account is not None and request.account.levels == (("ai4eosc", "basic"),)
+    # The records of a request are answers too.
+    assert new_request(policy, {**answers, "resources": Resources(0, 0)}, clock=clock, new_id=new_id).account is None
     with pytest.raises(RequestError) as caught:
-        new_request(policy, clock=clock, new_id=lambda: "nope", **{**kwargs, "gpus": 9})  # type: ignore[arg-type]
+        new_request(policy, {**answers, "resources": {"gpus": 9, "storage_gb": 0}}, clock=clock, new_id=lambda: "nope")
     assert [p.field for p in caught.value.problems] == ["id", "resources.gpus"]
     assert "resources.gpus: Must be a whole number from 0 to 2." in str(caught.value)
+    with pytest.raises(RequestError) as caught:
+        new_request(policy, {k: v for k, v in answers.items() if k != "why"}, clock=clock, new_id=new_id)
+    assert str(caught.value) == "why: This field is missing."
 
 
 def test_schema_header(policy: Policy) -> None:
@@ -625,7 +644,13 @@ def test_summary_defends_unvalidated_requests(policy: Policy) -> None:
     assert "\x1b" not in text and "\u202e" not in text and "\u2028" not in text
     text.encode("utf-8")
     assert "Projects: nope" in text
-    assert len(mailto_url(request, policy)) <= MAILTO_MAX
+    assert len(mailto_url(request, policy).url) <= MAILTO_MAX
+
+
+def test_the_file_name_of_an_unvalidated_id_stays_on_one_line(policy: Policy) -> None:
+    request = make(policy)._replace(id="x\nName: admin\u2028y\tz")
+    assert json_filename(request) == "ai4os-access-request-x\ufffdName: admin\ufffdy\ufffdz.json"
+    assert summary_text(request, policy).endswith(f"attached file {json_filename(request)}.\n")
 
 
 def decode_mailto(url: str) -> tuple[str, str, str]:
@@ -638,7 +663,8 @@ def decode_mailto(url: str) -> tuple[str, str, str]:
 
 def test_mailto_carries_the_summary(policy: Policy) -> None:
     request = make(policy, why="Short.\nBut enough: twenty+ characters & more?", name="Zoë #1 / 100%")
-    url = mailto_url(request, policy)
+    url, shortened = mailto_url(request, policy)
+    assert not shortened
     assert url.startswith("mailto:ai4eosc-support@listas.csic.es?subject=AI4OS%20access%20upgrade%20request&body=")
     assert len(url) <= MAILTO_MAX
     address, subject, body = decode_mailto(url)
@@ -651,8 +677,8 @@ def test_mailto_carries_the_summary(policy: Policy) -> None:
 
 def test_long_requests_fall_back_to_a_short_body(policy: Policy) -> None:
     request = make(policy, why="w" * 4000, planned_use="p" * 4000)
-    url = mailto_url(request, policy)
-    assert len(url) <= MAILTO_MAX
+    url, shortened = mailto_url(request, policy)
+    assert shortened and len(url) <= MAILTO_MAX
     _, subject, body = decode_mailto(url)
     assert subject == SUBJECT
     assert body.startswith("Subject: AI4OS access upgrade request\r\n")
@@ -666,7 +692,7 @@ def test_fallback_truncates_names_safely(policy: Policy) -> None:
     name = (scientist * 66) + "é"
     email = "ü" * 64 + "@" + ".".join(["ñ" * 60] * 3) + ".es"
     request = make(policy, why="w" * 4000, name=name, email=email, projects=["ai4eosc", "imagine", "ai4life"])
-    url = mailto_url(request, policy)
+    url = mailto_url(request, policy).url
     assert len(url) <= MAILTO_MAX
     _, _, body = decode_mailto(url)
     assert REQUEST_ID in body

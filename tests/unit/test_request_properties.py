@@ -22,13 +22,16 @@ from access_checker.policy import Policy, default_policy
 from access_checker.request import (
     EMAIL_LOCAL_MAX,
     KIND,
+    MAILTO_MAX,
     from_document,
+    json_filename,
     json_schema,
+    mailto_url,
+    summary_text,
     to_json,
     validate_document,
     validate_form,
 )
-from access_checker.request_outputs import MAILTO_MAX, json_filename, mailto_url, summary_text
 
 POLICY: Policy = default_policy()
 PROJECT_IDS = [p.id for p in POLICY.projects]
@@ -554,12 +557,13 @@ def decoded_body(url: str) -> str:
 @given(valid_documents)
 def test_mailto_always_fits(doc: dict[str, object]) -> None:
     request = from_document(doc, POLICY)
-    url = mailto_url(request, POLICY)
+    url, shortened = mailto_url(request, POLICY)
     assert len(url) <= MAILTO_MAX
     assert unquote(urlsplit(url).path) == POLICY.support.email
     body = decoded_body(url)
     full = summary_text(request, POLICY).replace("\n", "\r\n")
     event("full body" if body == full else "short body")
+    assert shortened == (body != full)
     if body != full:
         assert request.id in body and json_filename(request) in body
 
@@ -573,7 +577,7 @@ clusters = st.sampled_from(["👩\u200d🔬", "🇪🇸", "e\u0301", "ü", "用"
 )
 def test_mailto_fits_with_extreme_names(name: str, email: str) -> None:
     request = from_document({**EXAMPLE, "name": name, "email": email}, POLICY)
-    url = mailto_url(request, POLICY)
+    url = mailto_url(request, POLICY).url
     assert len(url) <= MAILTO_MAX
     body = decoded_body(url)
     assert request.id in body and "attach" in body

@@ -31,11 +31,15 @@ class FeatureVerdict(NamedTuple):
 
 
 class UpgradeOption(NamedTuple):
-    """A way up: ``register``, ``join-project`` (Option 1) or ``special-request`` (Option 2)."""
+    """A way up: ``register``, ``join-project`` (Option 1) or ``special-request`` (Option 2).
+
+    It leads to a page of this site (``page``, a docname) or to another site (``url``).
+    """
 
     kind: str
     title: str
-    url: str
+    page: str | None = None
+    url: str | None = None
     project: str | None = None
 
 
@@ -79,13 +83,13 @@ class Assessment(NamedTuple):
             ],
             "ignored": [{"source": i.source, "value": i.value, "reason": i.reason} for i in self.ignored],
             "options": [
-                {"kind": o.kind, "title": o.title, "url": o.url, "project": o.project}
+                {"kind": o.kind, "title": o.title, "page": o.page, "url": o.url, "project": o.project}
                 for o in self.options
             ],
         }
 
     def summary(self, expires: int) -> dict[str, Any]:
-        """The token-free summary other pages read (contract 6)."""
+        """The token-free summary other pages read (see the maintainers' page "How the checker works")."""
         return {
             "version": 1,
             "policy": self.policy.version,
@@ -148,7 +152,7 @@ def _unused(policy: Policy, claims: Claims, used: set[str]) -> list[Ignored]:
 
 
 def evaluate(claims: object, policy: Policy) -> Assessment:
-    """Assess one claims object (contract 3) against ``policy``. Never raises on bad claims."""
+    """Assess one claims object against ``policy``. Never raises on bad claims."""
     parsed = parse_claims(claims)
     lowest = policy.lowest.id
     projects: dict[str, str] = {}
@@ -190,13 +194,14 @@ def _options(policy: Policy, signed_in: bool, projects: dict[str, str]) -> tuple
     below = [p for p in policy.projects if projects[p.id] != highest.id]
     options: list[UpgradeOption] = []
     if not signed_in:
-        options.append(UpgradeOption("register", "Register on the platform", "getting-started/register"))
+        options.append(UpgradeOption("register", "Register on the platform", page=policy.register))
     options.extend(
-        UpgradeOption("join-project", f"Join {p.name} through its open calls for external use cases", p.homepage, p.id)
+        UpgradeOption("join-project", f"Join {p.name} through its open calls for external use cases",
+                      url=p.homepage, project=p.id)
         for p in below
     )
     if below:
         options.append(UpgradeOption(
-            "special-request", f"Ask support for {highest.name} (special request)", policy.support.helpdesk,
+            "special-request", f"Ask support for {highest.name} (special request)", url=policy.support.helpdesk,
         ))
     return tuple(options)

@@ -1,17 +1,20 @@
 """Reading a provider's claims: realm roles and EGI entitlements, never raising.
 
 The claims object is whatever the sign-in merged from the ID token, UserInfo and the access
-token (contract 3): untrusted JSON. Everything that is not understood is kept as an
-``Ignored`` entry with a reason, so the reader (and support) can see why a role did not count.
+token (see the maintainers' page "How the checker works"): untrusted JSON. Everything that is
+not understood is kept as an ``Ignored`` entry with a reason, and a value shown escaped
+(:func:`access_checker.text.escaped`), so the reader (and support) can see why a role did not
+count.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final, NamedTuple
 
-# The platform's own pattern (access:<vo>:<level>), see access-model.md §2.
+from access_checker.text import escaped
+
+# The platform's own pattern (access:<vo>:<level>); see the maintainers' page "How the checker works".
 _ACCESS_ROLE: Final = re.compile(r"^access:(?P<vo>[^:]+):(?P<tier>.+)$")
 _LEGACY_ROLE: Final = re.compile(r"^(?P<role>[a-z][a-z0-9-]*-access):(?P<vo>[^:]+)$")
 # Roles and entitlements are identifiers: printable ASCII without spaces. Anything else is
@@ -73,26 +76,15 @@ class Claims(NamedTuple):
         return self.subject is not None
 
 
-def preview(value: object, limit: int = 80) -> str:
-    """A short, display-safe rendering of an untrusted value for the evidence list."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    # Controls and bidi overrides would garble or disguise the list; show them as escapes.
-    return "".join(
-        ch if unicodedata.category(ch)[0] != "C" else f"\\u{ord(ch):04x}" for ch in text
-    )
-
-
 def _text_claim(claims: dict[str, object], key: str, ignored: list[Ignored]) -> str | None:
     value = claims.get(key)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        ignored.append(Ignored(key, preview(value), "not a non-empty string"))
+        ignored.append(Ignored(key, escaped(value), "not a non-empty string"))
         return None
     if len(value) > MAX_TEXT:
-        ignored.append(Ignored(key, preview(value), f"longer than {MAX_TEXT} characters"))
+        ignored.append(Ignored(key, escaped(value), f"longer than {MAX_TEXT} characters"))
         return None
     return value
 
@@ -107,7 +99,7 @@ def _string_list(
         # Some providers send a single value instead of a one-element list.
         container = [container]
     if not isinstance(container, list):
-        ignored.append(Ignored(source, preview(container), "not a list of strings"))
+        ignored.append(Ignored(source, escaped(container), "not a list of strings"))
         return []
     out: list[tuple[str, str]] = []
     for index, item in enumerate(container):
@@ -116,11 +108,11 @@ def _string_list(
             ignored.append(Ignored(source, f"{len(container) - MAX_ITEMS} more", f"only the first {MAX_ITEMS} values are read"))
             break
         if not isinstance(item, str):
-            ignored.append(Ignored(path, preview(item), "not a string"))
+            ignored.append(Ignored(path, escaped(item), "not a string"))
         elif len(item) > MAX_LENGTH:
-            ignored.append(Ignored(path, preview(item), f"longer than {MAX_LENGTH} characters"))
+            ignored.append(Ignored(path, escaped(item), f"longer than {MAX_LENGTH} characters"))
         elif not _IDENTIFIER.match(item):
-            ignored.append(Ignored(path, preview(item), "contains spaces, control or non-ASCII characters"))
+            ignored.append(Ignored(path, escaped(item), "contains spaces, control or non-ASCII characters"))
         else:
             out.append((path, item))
     return out
@@ -130,21 +122,21 @@ def parse_entitlement(source: str, value: str) -> Entitlement | Ignored:
     """Parse ``urn:<nid>:<…>:group:<VO>[:<SUB>…][:role=<ROLE>][#<AUTHORITY>]`` (AARC-G069)."""
     body, hash_sign, authority = value.partition("#")
     if hash_sign and not authority:
-        return Ignored(source, preview(value), "empty #authority")
+        return Ignored(source, escaped(value), "empty #authority")
     marker = body.find(":group:")
     if body[:4].lower() != "urn:" or marker < 0:
-        return Ignored(source, preview(value), "not a group entitlement (urn:…:group:…)")
+        return Ignored(source, escaped(value), "not a group entitlement (urn:…:group:…)")
     namespace = body[:marker]
     parts = body[marker + len(":group:"):].split(":")
     role: str | None = None
     if parts and parts[-1].startswith("role="):
         role = parts.pop()[len("role="):]
         if not role:
-            return Ignored(source, preview(value), "empty role=")
+            return Ignored(source, escaped(value), "empty role=")
     if not parts or any(not part for part in parts):
-        return Ignored(source, preview(value), "empty group name")
+        return Ignored(source, escaped(value), "empty group name")
     if any("=" in part for part in parts):
-        return Ignored(source, preview(value), "role= must come last")
+        return Ignored(source, escaped(value), "role= must come last")
     return Entitlement(source, value, namespace, tuple(parts), role, authority or None)
 
 
@@ -153,7 +145,7 @@ def parse_claims(claims: object) -> Claims:
     ignored: list[Ignored] = []
     if not isinstance(claims, dict):
         if claims is not None:
-            ignored.append(Ignored("(claims)", preview(claims), "not a JSON object"))
+            ignored.append(Ignored("(claims)", escaped(claims), "not a JSON object"))
         return Claims(None, None, None, None, None, (), (), (), tuple(ignored))
     data: dict[str, object] = {str(k): v for k, v in claims.items()}
 
@@ -170,7 +162,7 @@ def parse_claims(claims: object) -> Claims:
     if isinstance(realm_access, dict):
         role_values = _string_list(realm_access.get("roles"), "realm_access.roles", ignored)
     elif realm_access is not None:
-        ignored.append(Ignored("realm_access", preview(realm_access), "not an object"))
+        ignored.append(Ignored("realm_access", escaped(realm_access), "not an object"))
     for source, value in role_values:
         if match := _ACCESS_ROLE.match(value):
             realm_roles.append(RealmRole(source, value, match["vo"], match["tier"]))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from access_checker import request, request_outputs
+from access_checker import request
 from access_checker.assessment import Assessment, evaluate
 from access_checker.policy import Policy, PolicyError, default_policy, load_policy
 
@@ -77,7 +77,7 @@ def _print_assessment(assessment: Assessment) -> None:
     if assessment.options:
         print("Upgrade options:")
         for option in assessment.options:
-            print(f"  {option.title}: {option.url}")
+            print(f"  {option.title}: {option.url or option.page}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -107,7 +107,7 @@ def _summary(args: argparse.Namespace) -> int:
     if problems:
         first = problems[0]
         raise _UsageError(f"{args.file}: not a valid request ({first.field}: {first.message}); run `validate` for all problems")
-    print(request_outputs.summary_text(request.from_document(doc, policy), policy), end="")
+    print(request.summary_text(request.from_document(doc, policy), policy), end="")
     return EXIT_OK
 
 

@@ -75,9 +75,12 @@ class RequestLimits(NamedTuple):
 
 
 class Policy(NamedTuple):
+    """A valid policy. ``page`` explains the levels; ``register`` tells a reader how to sign up."""
+
     id: str
     title: str
     page: str
+    register: str
     levels: tuple[Level, ...]
     features: tuple[Feature, ...]
     projects: tuple[Project, ...]
@@ -234,6 +237,7 @@ def parse_policy(data: bytes, source: str = "policy") -> Policy:
     policy_id = r.text(head, "id", "policy", pattern=_ID_RE)
     title = r.text(head, "title", "policy")
     page = r.text(head, "page", "policy", pattern=_PAGE_RE)
+    register = r.text(head, "register", "policy", pattern=_PAGE_RE)
 
     levels: list[Level] = []
     for rank, (path, item) in enumerate(r.tables(raw, "levels")):
@@ -327,7 +331,7 @@ def parse_policy(data: bytes, source: str = "policy") -> Policy:
     if r.problems:
         raise PolicyError(r.problems, source)
     return Policy(
-        id=policy_id, title=title, page=page, levels=tuple(levels), features=tuple(features),
+        id=policy_id, title=title, page=page, register=register, levels=tuple(levels), features=tuple(features),
         projects=tuple(projects), tiers=tiers, rules=tuple(rules), support=support,
         limits=limits, version=policy_version(data),
     )

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from access_checker import request, request_outputs
+from access_checker import request
 from access_checker.assessment import Assessment, evaluate
 from access_checker.policy import Policy, parse_policy
 from access_checker.web import drafts
@@ -35,12 +35,12 @@ class Widget:
         self.policy = policy
         self.settings = settings
         self.bridge = bridge
-        self.links = Links(settings.get("root", ""), settings.get("pagePattern", "PAGE.html"))
+        self.links = Links.from_settings(settings)
         self.fields = request.form_fields(policy)
         self.renderers = {name: Renderer() for name in ("note", "assessment", "form", "outputs", "privacy")}
         self.slots: dict[str, Any] = {}
         self.assessment: Assessment | None = None
-        self.account: dict[str, object] | None = None
+        self.account: request.Account | None = None
         self.touched: set[str] = set()
         self.request_id = ""
         self.claims: dict[str, Any] = {}
@@ -67,18 +67,13 @@ class Widget:
         self._store_summary(assessment, expires)
         return json.dumps(assessment.to_json())
 
-    def _account(self, assessment: Assessment) -> dict[str, object]:
-        claims = assessment.claims
-        account: dict[str, object] = {
-            "self_reported": False, "subject": claims.subject, "issuer": claims.issuer,
-            "identity_provider": claims.identity_provider, "levels": dict(assessment.projects)}
+    def _account(self, assessment: Assessment) -> request.Account:
+        c = assessment.claims
+        account = request.Account(self_reported=False, subject=c.subject, issuer=c.issuer,
+                                  identity_provider=c.identity_provider, levels=tuple(assessment.projects.items()))
         # The reader cannot edit these: a value a request cannot carry (too long, hidden
         # direction or control characters) is left out instead of blocking every request.
-        problems = request.validate_form({}, self.policy, account=account).errors
-        for key in ("subject", "issuer", "identity_provider"):
-            if f"account.{key}" in problems:
-                account[key] = None
-        return account
+        return request.check_account(account, self.policy).account
 
     def _store_summary(self, assessment: Assessment, expires: int) -> None:
         from js import sessionStorage
@@ -193,23 +188,22 @@ class Widget:
         self._show_outputs(result.request)
 
     def _show_outputs(self, req: request.UpgradeRequest) -> None:
-        text = request_outputs.summary_text(req, self.policy)
+        text = request.summary_text(req, self.policy)
         document = request.to_json(req)
-        mailto = request_outputs.mailto_url(req, self.policy)
+        mailto = request.mailto_url(req, self.policy)
 
         def copy(event: Any) -> None:
             self.bridge.copy(text + "\n" + document)
             self._announce("The request is copied: paste it into the ticket.")
 
         def download(event: Any) -> None:
-            self.bridge.download(request_outputs.json_filename(req), document)
+            self.bridge.download(request.json_filename(req), document)
             self._announce("The JSON file is downloaded.")
 
-        short = "attach" in mailto.split("body=", 1)[-1].lower() and len(mailto) < len(text)
         self.renderers["outputs"].replace_children(
             self.slots["outputs"],
-            outputs_view(helpdesk=self.policy.support.helpdesk, mailto=mailto, on_copy=copy, on_download=download,
-                         short_mailto=short))
+            outputs_view(helpdesk=self.policy.support.helpdesk, mailto=mailto.url, on_copy=copy, on_download=download,
+                         short_mailto=mailto.shortened))
         self.slots["outputs"].querySelector("a").focus()
         self._announce("Your request is ready to send.")
 

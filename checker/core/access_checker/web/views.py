@@ -5,23 +5,52 @@ Pure functions: no ``js`` here, so every word the reader sees is testable on CPy
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from access_checker.assessment import Assessment
-from access_checker.claims import MAX_LENGTH, preview
-from access_checker.policy import Policy
-from access_checker.request import FormField
+from access_checker.claims import MAX_LENGTH
+from access_checker.policy import Level, Policy
+from access_checker.request import Account, FormField, outputs
+from access_checker.text import escaped
 from access_checker.web.elements import El, Handler, h
+
+_NO_ANCHORS: Mapping[str, str] = MappingProxyType({})
 
 
 class Links(NamedTuple):
-    """Turns a docname into a URL of this site (``root`` + ``pattern`` with ``PAGE`` replaced)."""
+    """URLs of this site, as the build made them.
+
+    A docname becomes ``root`` + ``pattern`` with ``PAGE`` replaced; ``anchors`` maps a level
+    id to the HTML id of the level's section on the policy's page (without it, a link to a
+    level goes to the page).
+    """
 
     root: str
     pattern: str = "PAGE.html"
+    anchors: Mapping[str, str] = _NO_ANCHORS
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Links:
+        """From the widget's settings: ``root``, ``pagePattern`` and ``levelAnchors`` (an object
+        or its JSON text); what is missing or malformed leaves links to levels at the page."""
+        anchors = settings.get("levelAnchors")
+        if isinstance(anchors, str):
+            try:
+                anchors = json.loads(anchors)
+            except ValueError:
+                anchors = None
+        return cls(str(settings.get("root", "")), str(settings.get("pagePattern", "PAGE.html")),
+                   {str(k): v for k, v in anchors.items() if isinstance(v, str)} if isinstance(anchors, dict) else {})
 
     def page(self, docname: str) -> str:
         return self.root + self.pattern.replace("PAGE", docname)
+
+    def level(self, policy: Policy, level: Level) -> str:
+        anchor = self.anchors.get(level.id)
+        return self.page(policy.page) + (f"#{anchor}" if anchor else "")
 
 
 def informational_note() -> El:
@@ -45,7 +74,7 @@ def assessment_view(assessment: Assessment, links: Links) -> El:
         headline = h("p", {"class": "access-checker__level", "data-level": level.id},
                      "You are not signed in, so the checker cannot see your level. ",
                      "Any registered user has at least ",
-                     h("a", {"href": links.page(policy.page) + "#" + _anchor_id(policy.levels[1].anchor)},
+                     h("a", {"href": links.level(policy, policy.levels[1])},
                        policy.levels[1].name) if len(policy.levels) > 1 else None, ".")
     rows = [
         h("tr", {"data-project": p.id},
@@ -81,11 +110,6 @@ def assessment_view(assessment: Assessment, links: Links) -> El:
              headline, projects, features, evidence_view(assessment), options_view(assessment, links))
 
 
-def _anchor_id(label: str | None) -> str:
-    # Sphinx turns a label like ``authentication_basic`` into the HTML id ``authentication-basic``.
-    return (label or "").replace("_", "-")
-
-
 def evidence_view(assessment: Assessment) -> El | None:
     if not assessment.signed_in:
         return None
@@ -93,7 +117,7 @@ def evidence_view(assessment: Assessment) -> El | None:
     lowest = policy.lowest.id
     counted = [e for e in assessment.evidence if e.level != lowest]
     items = [
-        h("li", {}, h("code", {}, f"{e.source} = {preview(e.value, MAX_LENGTH)}"),
+        h("li", {}, h("code", {}, f"{e.source} = {escaped(e.value, MAX_LENGTH)}"),
           f" gives {policy.level(e.level).name} in {policy.project(e.project).name}: {e.why}")
         for e in counted
     ]
@@ -110,7 +134,7 @@ def options_view(assessment: Assessment, links: Links) -> El | None:
         return h("p", {"class": "access-checker__options"}, "You have the highest level in every project: nothing to upgrade.")
     items = []
     for option in assessment.options:
-        url = option.url if option.url.startswith("https://") else links.page(option.url)
+        url = links.page(option.page) if option.page is not None else option.url or ""
         items.append(h("li", {"data-option": option.kind}, h("a", {"href": url}, option.title)))
     return h("div", {"class": "access-checker__options"},
              h("p", {"class": "access-checker__subtitle"}, "How to get more"),
@@ -162,23 +186,16 @@ def field_view(f: FormField, value: str | list[str] | bool, readonly: bool = Fal
              h("label", {"for": fid}, f.label), hint, control, error)
 
 
-def account_view(account: dict[str, object] | None, policy: Policy) -> El:
-    """The account context that goes with the request: read-only, from the sign-in."""
-    if account is None or account.get("self_reported", True):
+def account_view(account: Account | None, policy: Policy) -> El:
+    """The account context from the sign-in that goes with the request: read-only."""
+    if account is None:
         return h("p", {"class": "access-checker__account", "data-account": "self-reported"},
                  "You are not signed in: the request carries no account details, and support will "
                  "look up your account from your e-mail address (self-reported).")
-    levels = account.get("levels")
-    level_text = ", ".join(
-        f"{policy.project(pid).name}: {policy.level(str(lid)).name}"
-        for pid, lid in (levels.items() if isinstance(levels, dict) else [])
-    )
-    rows = [("Account id", account.get("subject")), ("Identity provider", account.get("identity_provider")),
-            ("Issuer", account.get("issuer")), ("Current levels", level_text)]
     # "simple": the theme's own mark for a plain definition list (else <dt> looks like an API name).
     return h("dl", {"class": "access-checker__account simple", "data-account": "signed-in"},
-             *[part for label, value in rows if value
-               for part in (h("dt", {}, label), h("dd", {}, str(value)))])
+             *[part for label, value in outputs.context_rows(account, policy) if value
+               for part in (h("dt", {}, label), h("dd", {}, value))])
 
 
 def outputs_view(*, helpdesk: str, mailto: str, on_copy: Handler, on_download: Handler, short_mailto: bool) -> El:
