@@ -4,10 +4,12 @@
  * wheel, hands the page over to Python (access_checker.web.app) and runs the sign-in. It holds
  * no access rules.
  *
- * Contract (design.md, 1): the root [data-access-checker] carries data-state, data-level,
+ * Contract (maintainers, "How the checker works"): the root [data-access-checker] carries data-state, data-level,
  * data-signin and data-error; window.accessChecker offers ready, start(), signIn(),
  * signOut() and assessment.
  */
+
+import { display } from "./text.mjs";
 
 /**
  * The sign-in code (with oauth4webapi, the larger part of the widget's JavaScript) loads only
@@ -143,14 +145,13 @@ function within(promise, seconds, message) {
 }
 
 /**
- * A name from the provider as the page shows it: controls and text-direction characters as
- * U+FFFD (they could garble or disguise the line, as the core's evidence list says), and at
- * most 80 characters.
+ * A name from the provider as the page shows it: one line of at most 80 characters, with
+ * what a one-line field refuses (controls, text-direction characters, which could garble or
+ * disguise the line) as U+FFFD.
  * @param {string} text
  */
 function displayName(text) {
-  const chars = [...text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, "\ufffd")];
-  return chars.length > 80 ? `${chars.slice(0, 79).join("")}…` : chars.join("");
+  return display(text, { limit: 80 });
 }
 
 /** @param {string} key @returns {any} */
