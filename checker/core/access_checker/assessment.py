@@ -4,8 +4,6 @@ Pure and deterministic: the same claims and policy give the same assessment on C
 the CLI and in the browser, so support can reproduce exactly what a reader saw.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 from access_checker.claims import Claims, Ignored, parse_claims

@@ -7,8 +7,6 @@ not understood is kept as an ``Ignored`` entry with a reason, and a value shown 
 count.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Final, NamedTuple
 

@@ -4,8 +4,6 @@ A policy is data. Loading collects every problem with its key path (``features[2
 instead of stopping at the first, so that a maintainer fixes a file in one pass.
 """
 
-from __future__ import annotations
-
 import hashlib
 import re
 import tomllib

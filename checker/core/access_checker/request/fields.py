@@ -14,8 +14,6 @@ Some bounds and choices come from the policy: ``from_policy`` names them, and
 :func:`fields_for` fills them in.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from typing import Final, Literal, NamedTuple
 
@@ -88,7 +86,7 @@ class Field(NamedTuple):
     default: object = None
     nullable: bool = False
     optional: bool = False
-    children: tuple[Field, ...] = ()
+    children: tuple["Field", ...] = ()
     record: Callable[..., tuple[object, ...]] | None = None
     from_policy: str = ""
     choices: tuple[Choice, ...] = ()

@@ -5,8 +5,6 @@ fields of the table in :mod:`access_checker.request.fields`, in the same order (
 the two together); what each field accepts is written there, not here.
 """
 
-from __future__ import annotations
-
 from typing import Final, NamedTuple
 
 KIND: Final = "ai4os.access-upgrade-request"

@@ -15,8 +15,6 @@ JSON file. The link never exceeds ``MAILTO_MAX``; ValueError only if the policy'
 address is too long for any link.
 """
 
-from __future__ import annotations
-
 import unicodedata
 from collections.abc import Mapping
 from typing import Final, NamedTuple

@@ -3,8 +3,6 @@
 Pure functions: no ``js`` here, so every word the reader sees is testable on CPython.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -33,7 +31,7 @@ class Links(NamedTuple):
     anchors: Mapping[str, str] = _NO_ANCHORS
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Links:
+    def from_settings(cls, settings: Mapping[str, Any]) -> "Links":
         """From the widget's settings: ``root``, ``pagePattern`` and ``levelAnchors`` (an object
         or its JSON text); what is missing or malformed leaves links to levels at the page."""
         anchors = settings.get("levelAnchors")
