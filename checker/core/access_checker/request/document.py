@@ -29,7 +29,7 @@ def plain(f: Field, value: object) -> object:
         return None
     if f.kind == "choices" and isinstance(value, (list, tuple)):
         return list(value)
-    if f.kind == "levels":
+    if f.kind == "project-levels":
         return dict(_pairs(value))
     if f.kind == "object":
         return {c.name: plain(c, member(value, c.name)) for c in f.children}
@@ -47,7 +47,7 @@ def typed(f: Field, value: object) -> object:
         return None
     if f.kind == "choices" and isinstance(value, list):
         return tuple(value)
-    if f.kind == "levels":
+    if f.kind == "project-levels":
         return tuple(_pairs(value))
     if f.kind == "object" and f.record is not None and isinstance(value, Mapping):
         return f.record(**{c.name: typed(c, value.get(c.name, c.default)) for c in f.children})

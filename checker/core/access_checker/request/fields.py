@@ -22,7 +22,7 @@ from access_checker.request.model import KIND, VERSION, Account, Resources
 from access_checker.text import EDGE_BAD
 
 Kind = Literal[
-    "constant", "token", "line", "email", "paragraphs", "choices", "integer", "accept", "boolean", "levels", "object"
+    "constant", "token", "line", "email", "paragraphs", "choices", "integer", "accept", "boolean", "project-levels", "object"
 ]
 Role = Literal["stamp", "answer", "context"]
 FieldKind = Literal["text", "email", "multiline", "number", "checkboxes", "checkbox"]
@@ -50,7 +50,8 @@ class Field(NamedTuple):
     - ``choices``: ids from ``choices``, at least ``minimum``, no repeats, kept in their order;
     - ``integer``: a whole number from ``minimum`` to ``maximum``;
     - ``accept``: true (a box the reader must tick); ``boolean``: true or false;
-    - ``levels``: an object mapping ids of ``keys`` (projects) to ids of ``choices`` (levels);
+    - ``project-levels``: an object mapping ids of ``keys`` (projects) to ids of ``choices``
+      (levels);
     - ``object``: the ``children``, each required unless ``optional``, nothing else.
 
     ``role`` is where the value comes from: ``stamp`` (set when the request is made, shown
@@ -210,7 +211,7 @@ FIELDS: Final[tuple[Field, ...]] = (
                   ISSUER_PATTERN, "Must be an https:// URL (or http://127.0.0.1 for local testing)."),)),
               Field("identity_provider", "line", 1, 100, nullable=True, label="Identity provider",
                     ticket="Identity provider"),
-              Field("levels", "levels", label="Current levels", ticket="Current levels", default={},
+              Field("levels", "project-levels", label="Current levels", ticket="Current levels", default={},
                     invalid="Must be an object mapping project ids to level ids.", from_policy="levels"),
           )),
 )
@@ -241,7 +242,7 @@ def _filled(f: Field, policy: Policy) -> Field:
     if f.kind == "accept":
         return f._replace(link=str(getattr(policy.support, source)))
     projects = tuple(Choice(p.id, p.name, p.description) for p in policy.projects)
-    if f.kind == "levels":
+    if f.kind == "project-levels":
         return f._replace(keys=projects, choices=tuple(Choice(level.id, level.name) for level in policy.levels))
     if source == "projects":
         return f._replace(choices=projects)

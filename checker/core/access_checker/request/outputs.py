@@ -67,7 +67,7 @@ def describe(f: Field, value: object) -> str:
         names = {c.value: c.label for c in f.choices}
         ids = value if isinstance(value, (list, tuple)) else () if value is None else (value,)
         return f.separator.join(names.get(i, i) if isinstance(i, str) else str(i) for i in ids) or "none"
-    if f.kind == "levels":
+    if f.kind == "project-levels":
         projects, levels = {k.value: k.label for k in f.keys}, {c.value: c.label for c in f.choices}
         pairs = value.items() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
         return "; ".join(f"{projects.get(str(p), str(p))}: {levels.get(str(lv), str(lv))}" for p, lv in pairs)

@@ -45,7 +45,7 @@ def _schema(f: Field) -> dict[str, object]:
     if kind == "boolean":
         return {"type": "boolean"}
     levels = [c.value for c in f.choices]
-    if kind == "levels":
+    if kind == "project-levels":
         return {"type": "object", "additionalProperties": False,
                 "properties": {k.value: {"enum": levels} for k in f.keys}}
     return {"type": _type("object", f), **_object(f.children)}

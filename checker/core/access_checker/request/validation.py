@@ -129,7 +129,7 @@ def _check(f: Field, value: object, path: str, out: list[Problem]) -> object:
         return True if value is True else _problem(out, path, f.invalid)
     if kind == "boolean":
         return value if isinstance(value, bool) else _problem(out, path, "Must be true or false.")
-    if kind == "levels":
+    if kind == "project-levels":
         return _check_levels(f, value, path, out)
     if not isinstance(value, dict):
         return _problem(out, path, f.invalid or f"Must be an object with {' and '.join(c.name for c in f.children)}.")
