@@ -68,8 +68,6 @@ access_checker_oidc_client_id = os.environ.get("ACCESS_CHECKER_OIDC_CLIENT_ID", 
 access_checker_oidc_scopes = os.environ.get(
     "ACCESS_CHECKER_OIDC_SCOPES", "openid profile email eduperson_entitlement"
 )
-access_checker_oidc_redirect_page = "reference/user-access-levels"
-access_checker_oidc_post_logout_page = "reference/user-access-levels"
 
 # -- Link check ---------------------------------------------------------------------------
 linkcheck_timeout = 15

@@ -35,7 +35,8 @@ def write_project(root: Path, policy_file: Path = DEFAULT_POLICY, extra_conf: st
         for level in policy.levels if level.anchor
     )
     _page(root, policy.page, "Access levels\n=============\n\n.. access-checker::\n\n" + levels
-          + "Projects\n--------\n\n.. access-projects::\n\nMembers get :access-level:`full`.\n")
+          + "Projects\n--------\n\n.. access-projects::\n\nMembers get :access-level:`full`.\n\n"
+          + ".. _access-upgrade:\n\nUpgrading\n---------\n\nAsk support.\n")
     _page(root, policy.support.page, "Support\n=======\n\nAsk the helpdesk.\n")
     return policy
 

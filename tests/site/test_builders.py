@@ -72,6 +72,7 @@ def test_dirhtml_gives_every_page_a_folder_and_the_widget_its_urls(tmp_path: Pat
     assert 'data-page-pattern="PAGE/"' in html
     train = (out / "howtos" / "train" / "index.html").read_text()
     assert 'href="../../reference/user-access-levels/#authentication-full"' in train
+    assert '<meta name="access-checker-upgrade" content="../../reference/user-access-levels/#access-upgrade">' in train
     assert (out / "_access_checker" / "oidc.json").read_text().count("reference/user-access-levels/") == 2
 
 

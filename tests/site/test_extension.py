@@ -186,3 +186,15 @@ def test_the_plain_sphinx_build_of_a_clone_builds_the_site(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     assert "data-access-checker" in (src / "_build/html/reference/user-access-levels.html").read_text()
+
+
+def test_boxes_link_the_upgrade_section_by_its_label_and_a_missing_label_stops_the_build(
+    make_app: BuildFn, tmp_path: Path,
+) -> None:
+    app = make_app("html")
+    train = (app.outdir / "howtos" / "train" / "index.html").read_text()
+    assert '<meta name="access-checker-upgrade" content="../../reference/user-access-levels.html#access-upgrade">' in train
+    src = tmp_path / "other"
+    write_project(src, extra_conf='access_checker_upgrade_label = "no-such-label"\n')
+    with pytest.raises(SphinxError, match=r"access_checker_upgrade_label: no label 'no-such-label'"):
+        make_app("html", srcdir=src)

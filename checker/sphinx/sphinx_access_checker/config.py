@@ -42,8 +42,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("oidc_issuer", DEFAULT_ISSUER, (str,), "OpenID provider issuer URL."),
     Option("oidc_client_id", "", (str,), "Public client id registered for the site; empty hides sign-in."),
     Option("oidc_scopes", "openid profile email", (str,), "Space-separated scopes requested at sign-in."),
-    Option("oidc_redirect_page", "reference/user-access-levels", (str,), "Page (docname) the provider redirects back to."),
-    Option("oidc_post_logout_page", "reference/user-access-levels", (str,), "Page (docname) shown after signing out."),
+    Option("oidc_redirect_page", "", (str,), "Page (docname) the provider redirects back to; empty: the policy's page."),
+    Option("oidc_post_logout_page", "", (str,), "Page (docname) shown after signing out; empty: the policy's page."),
+    Option("upgrade_label", "access-upgrade", (str,), "Label of the section that says how to get more access.", "env"),
     Option("csp_meta", True, (bool,), "Emit the Content-Security-Policy as a <meta> tag too, for hosts that cannot set headers."),
     Option("csp_extra_connect", [], (list,), "Extra origins the page may connect to (besides itself and the issuer)."),
 )

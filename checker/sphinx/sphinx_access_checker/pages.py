@@ -15,6 +15,7 @@ from sphinx.environment import BuildEnvironment
 
 from sphinx_access_checker.assets import HTML_BUILDERS, staged
 from sphinx_access_checker.policy_source import get_policy
+from sphinx_access_checker.references import PolicyReferenceError
 
 WIDGET = "access_checker_widget_pages"
 BOXES = "access_checker_box_pages"
@@ -81,7 +82,25 @@ def _page_assets(app: Sphinx, pagename: str, templatename: str, context: dict[st
         context["metatags"] = context.get("metatags", "") + (
             f'\n<meta name="access-checker-projects" content="{escape(names, quote=True)}">'
             f'\n<meta name="access-checker-policy" content="{escape(policy.version, quote=True)}">'
+            f'\n<meta name="access-checker-upgrade" content="{escape(upgrade_href(app, pagename), quote=True)}">'
         )
+
+
+def upgrade_href(app: Sphinx, pagename: str) -> str:
+    """The link from ``pagename`` to the section that says how to get more access.
+
+    The label comes from the configuration and its HTML id from Sphinx's own label table, so
+    the page never guesses how a label becomes an id.
+    """
+    label = app.config.access_checker_upgrade_label
+    std = app.env.domains.standard_domain
+    if label not in std.labels:
+        raise PolicyReferenceError(
+            f"access_checker_upgrade_label: no label {label!r} in the documentation "
+            f"(add `.. _{label}:` before the section that says how to get more access)"
+        )
+    docname, anchor, _title = std.labels[label]
+    return f"{app.builder.get_relative_uri(pagename, docname)}#{anchor}"
 
 
 def setup(app: Sphinx) -> None:

@@ -15,6 +15,7 @@ from typing import Final
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.config import Config
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 from sphinx.writers.html5 import HTML5Translator
@@ -51,6 +52,15 @@ class AccessCheckerDirective(SphinxDirective):
         node += fallback
         self.set_source_info(node)
         return [node]
+
+
+def redirect_page(config: Config) -> str:
+    """The page the provider sends readers back to: configured, or the policy's own page."""
+    return str(config.access_checker_oidc_redirect_page) or get_policy(config).page
+
+
+def post_logout_page(config: Config) -> str:
+    return str(config.access_checker_oidc_post_logout_page) or get_policy(config).page
 
 
 def _attrs(values: dict[str, str]) -> str:
@@ -95,8 +105,8 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "data-issuer": config.access_checker_oidc_issuer,
         "data-client-id": config.access_checker_oidc_client_id,
         "data-scopes": config.access_checker_oidc_scopes,
-        "data-redirect-page": page(config.access_checker_oidc_redirect_page),
-        "data-post-logout-page": page(config.access_checker_oidc_post_logout_page),
+        "data-redirect-page": page(redirect_page(config)),
+        "data-post-logout-page": page(post_logout_page(config)),
         "data-support-page": page(policy.support.page),
         "data-helpdesk": policy.support.helpdesk,
         "data-support-email": policy.support.email,
@@ -145,8 +155,8 @@ def write_signin_pages(app: Sphinx, exception: Exception | None) -> None:
         return
     config = app.config
     pages = {
-        "redirect_page": app.builder.get_target_uri(config.access_checker_oidc_redirect_page),
-        "post_logout_page": app.builder.get_target_uri(config.access_checker_oidc_post_logout_page),
+        "redirect_page": app.builder.get_target_uri(redirect_page(config)),
+        "post_logout_page": app.builder.get_target_uri(post_logout_page(config)),
     }
     path = Path(app.builder.outdir) / SIGNIN_PAGES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@
  */
 
 const SUMMARY_KEY = "access-checker:summary";
-const UPGRADE_ANCHOR = "access-upgrade";
 const FEATURE_CLASS = "access-feature-";
 
 /** @typedef {{ allowed: boolean, projects: string[] }} FeatureVerdict */
@@ -93,7 +92,8 @@ function mark(box, verdict, names) {
     const name = level?.textContent?.trim();
     if (!href || !name) return;
     const upgrade = document.createElement("a");
-    upgrade.href = `${href.split("#")[0]}#${UPGRADE_ANCHOR}`;
+    // Written by the build, relative to this page: the section that says how to upgrade.
+    upgrade.href = document.querySelector('meta[name="access-checker-upgrade"]')?.getAttribute("content") ?? href;
     upgrade.textContent = "see how to upgrade";
     line.append(`You need the ${name} for this: `, upgrade, ".");
   }
