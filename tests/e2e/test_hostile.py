@@ -1,7 +1,7 @@
 """Hostile text through every form field and every claim a provider sends (Chromium, real Pyodide).
 
 The site under test here is a second stack: its own build, its own demo provider with hostile
-accounts (``hardening.hostile_accounts``), and **no Content-Security-Policy at all** (no header,
+accounts (``tests.e2e.hostile.hostile_accounts``), and **no Content-Security-Policy at all** (no header,
 no meta tag). A CSP would block an injected ``onerror`` handler silently; without one, text that
 reached the page as HTML would run and open a dialog, so "no dialog" proves the rendering, not
 the policy. (The policy itself is tested in ``test_headers.py``.)
