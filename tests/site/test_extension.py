@@ -141,8 +141,8 @@ def test_bad_configuration_is_reported_by_name(make_app: BuildFn, tmp_path: Path
 def test_the_site_ships_bytecode_compiled_by_pyodide(make_app: BuildFn) -> None:
     import importlib.util
 
-    from sphinx_access_checker.pycompile import pyodide_magic
     from tests.conftest import NODE_MODULES
+    from tests.site.pyodide_probe import pyodide_magic
 
     app = make_app("html")
     static = Path(app.outdir) / "_static" / "access-checker"

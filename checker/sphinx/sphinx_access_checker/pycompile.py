@@ -194,13 +194,3 @@ def compile_all(node_modules: Path, cache_dir: Path, package_dir: Path, *, stdli
     with zipfile.ZipFile(package_entry) as archive:
         package = {member: archive.read(member) for member in archive.namelist()}
     return Compiled(stdlib=stdlib_entry, package=package, report=report)
-
-
-def pyodide_magic(node_modules: Path) -> bytes:
-    """``importlib.util.MAGIC_NUMBER`` inside the installed Pyodide (a boot: ≈2.5 s).
-
-    Only tests/site/test_extension.py uses it; it goes once that test takes the one in
-    tests/site/pyodide_probe.py.
-    """
-    with tempfile.TemporaryDirectory(prefix="pycompile-") as tmp:
-        return bytes.fromhex(_run(node_modules, {}, Path(tmp))["magic"])
