@@ -1,6 +1,7 @@
 """Sphinx configuration of the AI4OS documentation. Declarative: settings only."""
 
 import os
+import sys
 
 # -- Project ------------------------------------------------------------------------------
 project = "AI4OS"
@@ -28,6 +29,10 @@ root_doc = "index"
 extensions = [
     "myst_parser",
     "sphinx_access_checker",
+    "sphinx_copybutton",
+    "notfound.extension",
+    "sphinxext.opengraph",
+    "reader_features",
 ]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -52,6 +57,42 @@ html_copy_source = False
 # The site's public address: Read the Docs sets it for each version it serves. Print and
 # e-book formats use it to tell readers where the interactive checker runs.
 html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+
+# -- Reader features ----------------------------------------------------------------------
+# What the web version gives readers besides the pages, each from the ecosystem's extension:
+# copy buttons on code blocks, a 404 page, link previews and a meta description, a sitemap and
+# robots.txt; and the theme made accessible and light through its supported routes (_theme/:
+# a stylesheet, template blocks, subset fonts). help/maintainers/accessibility.rst says why.
+# _theme/reader_features.py adds _theme/static to the web builds (html, dirhtml, singlehtml; not
+# the e-book, whose theme has its own fonts): fonts.css (written by _theme/fonts/build.py),
+# reader.css and reader.js, after the theme's own. It also derives what needs the site's address
+# from html_baseurl (above): the 404 page's prefix, link previews' addresses, the sitemap (built
+# only with an address).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_theme"))
+templates_path = ["_theme/templates"]
+# The footer's credit line moves inside its landmark (_theme/templates/footer.html).
+html_show_sphinx = False
+# Copy buttons copy the commands, not the prompts or the output: when a block has prompts,
+# only the lines with one are copied, without it (with their continuation lines).
+copybutton_prompt_text = r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: | {5,8}: "
+copybutton_prompt_is_regexp = True
+copybutton_line_continuation_character = "\\"
+copybutton_here_doc_delimiter = "EOF"
+# 404.html: _theme/templates/404.html. None: the path of html_baseurl, or "/" (reader_features);
+# a host that serves the site under a path without an address: -D notfound_urls_prefix=/docs/.
+notfound_template = "404.html"
+notfound_context = {"title": "Page not found"}
+notfound_urls_prefix = None
+# Link previews and <meta name="description">: from the page's first paragraph, or from its
+# `:og:description:` field.
+ogp_site_name = html_title
+ogp_social_cards = {"enable": False}
+# The sitemap lists the pages a search engine should show.
+sitemap_url_scheme = "{link}"
+sitemap_excludes = ["404.html", "404/", "genindex.html", "genindex/", "search.html", "search/"]
+# The PDF (Read the Docs' formats, `make pdf`): the pages use characters (≤, →) that pdflatex
+# rejects.
+latex_engine = "xelatex"
 
 # -- Access checker (sphinx_access_checker) -----------------------------------------------
 # The policy of record: the docs render level names, features and requirement boxes from it,
