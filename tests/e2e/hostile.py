@@ -3,11 +3,9 @@ probes that tell text shown as text from text parsed as markup."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
-# What the form strips from both ends (the reader's spaces and line breaks), as the core does.
-STRIP = " \t\n\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+from access_checker.text import normalise
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,8 @@ HOSTILE_EMAILS: tuple[Hostile, ...] = (
 
 
 def nfc_trim(text: str, *, multiline: bool = False) -> str:
-    """What the form keeps of a text: NFC, CRLF to LF in essays, trimmed (request.py's rules)."""
-    if multiline:
-        text = text.replace("\r\n", "\n")
-    return unicodedata.normalize("NFC", text).strip(STRIP)
+    """What the form keeps of a text: the core's own normalisation (unit-tested on its own)."""
+    return normalise(text, multiline)
 
 
 def essay(text: str) -> str:

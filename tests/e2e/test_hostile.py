@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from access_checker import default_policy, request, request_outputs
+from access_checker import default_policy, request
 from dev.stack import free_port, running_stack
 from tests.e2e.builds import build
 from tests.e2e.conftest import Site
@@ -172,18 +172,18 @@ def outputs_round_trip(page: Page, tmp_path: Path, name: str) -> dict[str, Any]:
     page.click("[data-output=copy]")
     page.wait_for_function("document.querySelector('.access-checker__status').textContent.includes('copied')")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == request_outputs.summary_text(req, POLICY) + "\n" + request.to_json(req)
+    assert copied == request.summary_text(req, POLICY) + "\n" + request.to_json(req)
     # mailto: RFC 6068 encoded, two parameters only, decodes to the core's link.
     href = page.get_attribute("[data-output=mailto]", "href") or ""
     assert MAILTO.match(href), href[:300]
-    assert len(href) <= request_outputs.MAILTO_MAX
-    assert href == request_outputs.mailto_url(req, POLICY)
+    assert len(href) <= request.MAILTO_MAX
+    assert href == request.mailto_url(req, POLICY).url
     query = parse_qs(urlsplit(href).query, keep_blank_values=True, errors="strict")
     assert set(query) == {"subject", "body"}
     body = unquote(href.split("&body=", 1)[1], errors="strict")
     assert "\r\n" in body and "\n" not in body.replace("\r\n", "")
     if "attach the file" not in body:
-        assert body == request_outputs.summary_text(req, POLICY).replace("\n", "\r\n")
+        assert body == request.summary_text(req, POLICY).replace("\n", "\r\n")
     return document
 
 

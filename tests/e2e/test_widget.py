@@ -31,6 +31,16 @@ def fill(page: Page, values: dict[str, str]) -> None:
         page.fill(f'.access-checker__form [name="{name}"]', value)
 
 
+def test_the_level_link_lands_on_the_level_section(page: Page, site: Site) -> None:
+    start(page, site)
+    link = page.locator(".access-checker__level a")
+    # The build passes each level's HTML id (from Sphinx's label table); the page never guesses it.
+    assert link.get_attribute("href", timeout=5_000).endswith(f"{ACCESS}.html#authentication-basic")
+    link.click()
+    page.wait_for_url(f"{site.page_url(ACCESS)}#authentication-basic")
+    assert page.get_by_role("heading", name="Basic access level").is_visible()
+
+
 def test_click_then_ready_shows_the_levels_explained(page: Page, site: Site) -> None:
     page.goto(site.page_url(ACCESS))
     assert state(page) == "idle"

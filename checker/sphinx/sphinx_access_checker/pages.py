@@ -93,14 +93,18 @@ def upgrade_href(app: Sphinx, pagename: str) -> str:
     the page never guesses how a label becomes an id.
     """
     label = app.config.access_checker_upgrade_label
-    std = app.env.domains.standard_domain
-    if label not in std.labels:
-        raise PolicyReferenceError(
-            f"access_checker_upgrade_label: no label {label!r} in the documentation "
-            f"(add `.. _{label}:` before the section that says how to get more access)"
-        )
-    docname, anchor, _title = std.labels[label]
+    docname, anchor = label_target(app.env, label, "access_checker_upgrade_label",
+                                   "the section that says how to get more access")
     return f"{app.builder.get_relative_uri(pagename, docname)}#{anchor}"
+
+
+def label_target(env: BuildEnvironment, label: str, setting: str, what: str) -> tuple[str, str]:
+    """(docname, HTML id) of a label, from Sphinx's own label table: never guessed from the name."""
+    labels = env.domains.standard_domain.labels
+    if label not in labels:
+        raise PolicyReferenceError(f"{setting}: no label {label!r} in the documentation (add `.. _{label}:` before {what})")
+    docname, anchor, _title = labels[label]
+    return docname, anchor
 
 
 def setup(app: Sphinx) -> None:

@@ -108,6 +108,11 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "data-redirect-page": page(redirect_page(config)),
         "data-post-logout-page": page(post_logout_page(config)),
         "data-support-page": page(policy.support.page),
+        # The HTML id of each level's section, so that the widget's level links land on it.
+        "data-level-anchors": json.dumps({
+            level.id: pages.label_target(builder.env, level.anchor, f"policy level {level.id!r}", "its section")[1]
+            for level in policy.levels if level.anchor
+        }),
         "data-helpdesk": policy.support.helpdesk,
         "data-support-email": policy.support.email,
         "aria-labelledby": "access-checker-title",

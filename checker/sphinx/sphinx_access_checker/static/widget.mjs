@@ -357,7 +357,9 @@ if (root) {
       const wheelFile = `/lib/${wheelUrl.slice(wheelUrl.lastIndexOf("/") + 1)}`;
       pyodide.FS.writeFile(wheelFile, wheelBytes);
       pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(wheelFile)})`);
-      const pySettings = JSON.stringify({ root: data(root, "root"), pagePattern: data(root, "pagePattern") });
+      const pySettings = JSON.stringify({
+        root: data(root, "root"), pagePattern: data(root, "pagePattern"), levelAnchors: data(root, "levelAnchors"),
+      });
       let mod;
       try {
         mod = pyodide.pyimport("access_checker.web.app");
