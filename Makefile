@@ -11,7 +11,7 @@ CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
 DEMO_ENV := ACCESS_CHECKER_OIDC_ISSUER=http://127.0.0.1:$(IDP_PORT) \
             ACCESS_CHECKER_OIDC_CLIENT_ID=ai4os-docs-demo
 
-.PHONY: setup html serve-html serve livehtml linkcheck lint test bench clean
+.PHONY: setup html serve-html serve livehtml linkcheck lint test bench clean pdf audit
 
 # ---- set-up (idempotent: each step reruns only when its inputs change) ----------------------
 setup: $(VENV)/.installed node_modules/.installed .cache/pyodide-wheels/.installed
@@ -55,6 +55,13 @@ livehtml: setup
 linkcheck: setup
 	$(VENV)/bin/sphinx-build -b linkcheck . _build/linkcheck
 
+# The PDF that Read the Docs offers, built the same way (xelatex, latexmk): needs a TeX
+# installation (Debian/Ubuntu: help/maintainers/accessibility.rst lists the packages).
+pdf: setup
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null || { echo "xelatex and latexmk are needed: apt-get install --no-install-recommends texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended latexmk fonts-freefont-otf xindy"; exit 1; }
+	$(VENV)/bin/sphinx-build -M latexpdf . _build $(SPHINXOPTS)
+	@ls -l _build/latex/*.pdf
+
 # ---- checks ------------------------------------------------------------------------------
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -66,6 +73,12 @@ test: setup
 	$(MAKE) --no-print-directory lint
 	node --test tests/js/
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# Lighthouse (accessibility, best practices, SEO) on three pages of a build served as production
+# serves it; exits 1 under 100 (tests/e2e/lighthouse.py). Not part of `make test`.
+audit: setup
+	@test -n "$(CHROMIUM)" || { echo "Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium), then rerun make audit."; exit 1; }
+	CHROME_PATH=$(CHROMIUM) $(PY) -m tests.e2e.lighthouse
 
 bench: setup
 	CHROMIUM=$(CHROMIUM) $(PY) bench/run.py
