@@ -1,26 +1,32 @@
-"""Accessibility of the widget in each of its states: axe-core, the keyboard, and announcements.
+"""Accessibility of every page and of the widget in each of its states: axe-core, the keyboard,
+and announcements (help/maintainers/accessibility.rst).
 
-axe-core (``node_modules/axe-core/axe.min.js``) is injected through the test driver
-(``page.evaluate`` runs over the DevTools protocol, which the page's Content-Security-Policy does
-not govern; the policy stays on, as the CSP watch of every test checks) and runs on the widget's
-root. Every state must have no ``serious`` or ``critical`` violation; the counts per state are
-printed at the end of the module.
+axe-core runs on the whole page with the WCAG 2.2 AA and best-practice rules (tests/e2e/axe.py);
+any violation fails. Every page of the built site is checked in one browser context, visited in
+sequence: at 1280 CSS pixels with every rule, then at 320 (400 % zoom) with the rules that depend
+on the layout; the narrow layout's own parts (the top bar, the open menu, the skip link) and
+the search results once. What each run found, and how long the pages took, is printed at the
+end of the module.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route
 
+from tests.e2e import axe as axe_core
 from tests.e2e.conftest import Site, Watch, state, wait_ready
 from tests.e2e.signin import sign_in
-from tests.e2e.widget import ACCESS, axe_run, inline_errors
+from tests.e2e.widget import ACCESS, inline_errors
 
-RESULTS: dict[str, dict[str, list[str]]] = {}
+RESULTS: dict[str, list[str]] = {}
+TIMES: dict[str, float] = {}
+WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 320, "height": 720}
 GOOD = {"name": "Marta Ruiz", "email": "marta.ruiz@example.org", "institution": "IFCA",
         "why": "We segment plankton images and need GPUs.", "planned_use": "Train a U-Net on 40k images.",
         "resources.gpus": "1", "resources.storage_gb": "200", "duration_months": "6", "heard_from": "A colleague"}
@@ -38,21 +44,71 @@ document.addEventListener("DOMContentLoaded", () => {
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    print("\naxe-core violations per widget state (impact: rule [nodes]):")
+    print(f"\naxe-core violations (tags {', '.join(axe_core.TAGS)}), per page and widget state:")
+    clean = [name for name, found in RESULTS.items() if not found]
+    print(f"  none: {len(clean)} runs")
     for name, found in RESULTS.items():
-        counts = {impact: len(rules) for impact, rules in found.items()}
-        print(f"  {name}: {counts or 'none'}")
-        for impact, rules in found.items():
-            for rule in rules:
-                print(f"      {impact}: {rule}")
+        for line in found:
+            print(f"  {name}: {line}")
+    for name, seconds in TIMES.items():
+        print(f"  time: {name}: {seconds:.1f} s")
 
 
-def axe(page: Page, name: str) -> None:
-    """Run axe in one state: any serious or critical problem (colour contrast included) fails."""
-    found = axe_run(page)
+def axe(page: Page, name: str, rules: tuple[str, ...] | None = None) -> None:
+    """Run axe on the whole page in one state: any violation fails."""
+    found = axe_core.violations(page, rules)
     RESULTS[name] = found
-    serious = {k: rules for k, rules in found.items() if k in ("serious", "critical")}
-    assert not any(serious.values()), f"{name}: {serious}"
+    assert not found, f"{name}: {found}"
+
+
+def site_pages(site: Site) -> list[str]:
+    """Every HTML page of the build, as URL paths (the theme's and the benchmarks' files left out)."""
+    return sorted(p.relative_to(site.root).as_posix() for p in site.root.rglob("*.html")
+                  if p.relative_to(site.root).parts[0] not in ("_static", "_bench"))
+
+
+def test_every_page_passes_axe_wide_and_narrow(page: Page, site: Site, watch: Watch) -> None:
+    watch.expect_error("the server responded with a status of 404")  # the 404 page, at depth
+    pages = [p for p in site_pages(site) if p != "404.html"] + ["howtos/nothing/here.html"]
+    assert len(pages) >= 20, pages
+    failures: dict[str, list[str]] = {}
+    started = time.monotonic()
+    for path in pages:
+        page.set_viewport_size(WIDE)
+        page.goto(f"{site.url}/{path}", wait_until="load")
+        found = axe_core.violations(page)
+        page.set_viewport_size(NARROW)
+        found += [f"at 320 px: {line}" for line in axe_core.violations(page, axe_core.LAYOUT_RULES)]
+        RESULTS[path] = found
+        if found:
+            failures[path] = found
+    TIMES[f"{len(pages)} pages, wide and narrow"] = time.monotonic() - started
+    assert not failures, failures
+
+
+def test_the_narrow_layout_the_skip_link_and_search_results_pass_axe(page: Page, site: Site) -> None:
+    page.set_viewport_size(NARROW)
+    page.goto(site.page_url("howtos/train/index"))
+    axe(page, "narrow: top bar")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    axe(page, "narrow: skip link focused")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main-content"
+
+    menu = page.locator('.wy-nav-top button[data-toggle="wy-nav-top"]')
+    assert menu.get_attribute("aria-expanded") == "false"
+    assert not page.locator(".wy-nav-side a").first.is_visible()  # closed: out of the keyboard's way
+    menu.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.wy-nav-top button').getAttribute('aria-expanded') === 'true'")
+    assert page.locator(".wy-nav-side a").first.is_visible()
+    axe(page, "narrow: menu open")
+
+    page.set_viewport_size(WIDE)
+    page.goto(f"{site.url}/search.html?q=storage")
+    page.wait_for_selector("#search-results li a", timeout=30_000)
+    axe(page, "search results")
 
 
 def announced(page: Page) -> list[str]:
