@@ -1,7 +1,6 @@
 """Sphinx configuration of the AI4OS documentation. Declarative: settings only."""
 
 import os
-import sys
 
 # -- Project ------------------------------------------------------------------------------
 project = "AI4OS"
@@ -63,12 +62,11 @@ html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
 # copy buttons on code blocks, a 404 page, link previews and a meta description, a sitemap and
 # robots.txt; and the theme made accessible and light through its supported routes (_theme/:
 # a stylesheet, template blocks, subset fonts). help/maintainers/accessibility.rst says why.
-# _theme/reader_features.py adds _theme/static to the web builds (html, dirhtml, singlehtml; not
-# the e-book, whose theme has its own fonts): fonts.css (written by _theme/fonts/build.py),
-# reader.css and reader.js, after the theme's own. It also derives what needs the site's address
-# from html_baseurl (above): the 404 page's prefix, link previews' addresses, the sitemap (built
-# only with an address).
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_theme"))
+# The reader_features extension (checker/sphinx/reader_features) adds _theme/static to the web
+# builds (html, dirhtml, singlehtml; not the e-book, whose theme has its own fonts): fonts.css
+# (written by _theme/fonts/build.py), reader.css and reader.js, after the theme's own. It also
+# derives what needs the site's address from html_baseurl (above): the 404 page's prefix, link
+# previews' addresses, the sitemap (built only with an address).
 templates_path = ["_theme/templates"]
 # The footer's credit line moves inside its landmark (_theme/templates/footer.html).
 html_show_sphinx = False

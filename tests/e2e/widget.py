@@ -8,10 +8,7 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
-from tests.conftest import NODE_MODULES
-
 ACCESS = "reference/user-access-levels"
-AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 
 
 def settle(page: Page) -> str:
@@ -81,20 +78,3 @@ LAYOUT_JS = """() => {
 
 def layout(page: Page) -> dict[str, Any]:
     return dict(page.evaluate(LAYOUT_JS))
-
-
-def axe_run(page: Page, scope: str = "[data-access-checker]") -> dict[str, Any]:
-    """Run axe-core (injected through the driver) on ``scope``; violations grouped by impact."""
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("""async (scope) => {
-      const r = await axe.run(document.querySelector(scope), { resultTypes: ['violations'] });
-      return r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')),
-                                      why: (v.nodes[0].any[0] || v.nodes[0].all[0] || v.nodes[0].none[0] || {}).message || '' }));
-    }""", scope)
-    by_impact: dict[str, list[str]] = {}
-    for violation in result:
-        by_impact.setdefault(violation["impact"] or "unknown", []).append(
-            f"{violation['id']} {violation['nodes'][:3]} ({violation['why']})")
-    return by_impact
-

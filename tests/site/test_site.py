@@ -34,7 +34,7 @@ def _links(path: Path) -> list[str]:
 
 
 def _pages(site: Path) -> set[str]:
-    skip = {"genindex", "search"}
+    skip = {"genindex", "search", "404"}  # 404: reached by the host for unknown paths, not by a toctree
     return {p.relative_to(site).with_suffix("").as_posix() for p in site.rglob("*.html")
             if not p.relative_to(site).as_posix().startswith("_")} - skip
 

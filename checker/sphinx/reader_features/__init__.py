@@ -3,7 +3,8 @@
 The extensions do the work: sphinx-copybutton, sphinx-notfound-page, sphinxext-opengraph and
 sphinx-sitemap. This module only
 
-- adds ``_theme/static`` (fonts.css, reader.css, reader.js, the subset fonts) to the web builds,
+- adds the site's ``reader_features_static`` folder (``_theme/static``: fonts.css, reader.css,
+  reader.js, the subset fonts) to the web builds,
   after the theme's stylesheet; not to the e-book, which has a theme of its own and would pack
   fonts that nothing uses;
 - derives what depends on the site's public address from one setting, ``html_baseurl`` (Read
@@ -33,7 +34,6 @@ from sphinx.config import Config
 
 HTML_BUILDERS = ("html", "dirhtml")
 WEB_BUILDERS = (*HTML_BUILDERS, "singlehtml")
-STATIC = Path(__file__).resolve().parent / "static"
 _URL = re.compile(r"<url>.*?</url>", re.S)
 _LOC = re.compile(r"<loc>(.*?)</loc>")
 
@@ -59,7 +59,8 @@ def _configure(app: Sphinx, config: Config) -> None:
 def _web_assets(app: Sphinx) -> None:
     if app.builder.name not in WEB_BUILDERS:
         return
-    app.config.html_static_path.append(str(STATIC))
+    # The site's own folder (conf.py's reader_features_static), not this package's.
+    app.config.html_static_path.append(str(Path(app.confdir, app.config.reader_features_static)))
     app.add_css_file("fonts.css")
     app.add_css_file("reader.css")
     app.add_js_file("reader.js", defer="defer")
@@ -93,6 +94,7 @@ def _finish(app: Sphinx, exception: BaseException | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("reader_features_static", "_theme/static", "html", str)
     app.connect("config-inited", _configure)
     app.connect("builder-inited", _web_assets)
     app.connect("doctree-resolved", _auto_column_widths)
