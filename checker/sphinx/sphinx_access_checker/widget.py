@@ -20,6 +20,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 from sphinx.writers.html5 import HTML5Translator
 
+from access_checker.web.shell import shell_view
 from sphinx_access_checker import pages
 from sphinx_access_checker.assets import HTML_BUILDERS, staged
 from sphinx_access_checker.policy_source import get_policy, policy_of_record
@@ -67,11 +68,6 @@ def _attrs(values: dict[str, str]) -> str:
     return " ".join(f'{name}="{escape(value, quote=True)}"' for name, value in values.items())
 
 
-def _button(action: str, text: str, *, hidden: bool = False) -> str:
-    return (f'<button type="button" class="access-checker__button" data-action="{action}"'
-            f'{" hidden" if hidden else ""}>{escape(text)}</button>')
-
-
 def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> None:
     builder = self.builder
     if builder.name not in HTML_BUILDERS:
@@ -98,6 +94,7 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "data-root": url("") or "./",
         "data-page-pattern": builder.get_target_uri("PAGE"),
         "data-runtime": url(assets.runtime),
+        "data-runtime-lock": assets.lock,
         "data-wheel": url(assets.wheel),
         "data-policy": url(assets.policy),
         "data-policy-version": assets.policy_version,
@@ -117,31 +114,9 @@ def visit_widget_html(self: HTML5Translator, node: access_checker_widget) -> Non
         "data-support-email": policy.support.email,
         "aria-labelledby": "access-checker-title",
     })
-    signin = ""
-    if config.access_checker_oidc_client_id:
-        signin = (
-            _button("sign-in", "Sign in and check my access")
-            + '<span class="access-checker__who" hidden></span>'
-            + _button("sign-out", "Sign out", hidden=True)
-            + '<span class="access-checker__signout" hidden>Also discard your request draft? '
-            + _button("sign-out-keep", "Sign out, keep the draft") + " "
-            + _button("sign-out-discard", "Sign out, discard the draft") + "</span>"
-        )
-    start = _button("start", "Check without signing in" if signin else "Start the access checker")
-    self.body.append(
-        f"<section {root}>"
-        '<p class="access-checker__title" id="access-checker-title">Check your access level</p>'
-        '<p class="access-checker__intro">Sign in to see your level, overall and per project, what it '
-        "allows and why; or fill in an upgrade request by hand. It runs in your browser; nothing is "
-        "sent anywhere until you choose to contact support.</p>"
-        '<div class="access-checker__actions">'
-        f"{signin}{start}"
-        "</div>"
-        '<p class="access-checker__status" role="status" aria-live="polite"></p>'
-        '<p class="access-checker__message" role="alert" hidden></p>'
-        '<div class="access-checker__app"></div>'
-        "<noscript>"
-    )
+    # The idle widget comes from the same Python views as the booted one.
+    shell = "".join(el.to_html() for el in shell_view(signin=bool(config.access_checker_oidc_client_id)))
+    self.body.append(f"<section {root}>{shell}<noscript>")
 
 
 def depart_widget_html(self: HTML5Translator, node: access_checker_widget) -> None:

@@ -1,6 +1,7 @@
-"""The browser adapter: the only code that touches ``js``/``pyodide``, and only in functions.
+"""The checker in the browser, as pure Python: views, the form, the shell and the session.
 
-``elements``, ``views`` and ``drafts`` are pure (tested on CPython); ``dom`` and ``app`` are
-the thin layer that renders element trees into the page and wires events, in the split of
-Pyodide's own ``console.py``.
+Nothing here imports ``js`` or ``pyodide``. The page's worker (``worker.mjs``) passes messages
+to :mod:`~access_checker.web.session` and posts its replies back; the build writes the
+:mod:`~access_checker.web.shell` into the page. So every module is tested on CPython, in the
+split of Pyodide's own ``console.py`` (pure logic, thin adapter), with the adapter in JavaScript.
 """

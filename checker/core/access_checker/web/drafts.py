@@ -1,44 +1,29 @@
-"""The request draft kept in localStorage: form fields only, per account, for 30 days."""
+"""The request draft as the page's storage hands it back: what of it the form can use.
+
+The page keeps drafts in localStorage, one per account, and owns their keys and lifetime
+(``storage.mjs``); it writes each change at once, so that a reload right after a keystroke
+loses nothing. Storage is the reader's to edit, so a draft's fields are checked here before
+they reach the form.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Final
+from typing import Any, Final
 
-PREFIX: Final = "access-checker:"
-DRAFT_PREFIX: Final = PREFIX + "draft:"
-SUMMARY_KEY: Final = PREFIX + "summary"
-CLAIMS_KEY: Final = PREFIX + "claims"
-LIFETIME: Final = 30 * 24 * 3600
-FormValues = dict[str, str | list[str] | bool]
+from access_checker.web.form import FormValues
+
+# The draft of a reader who is not signed in (a subject claim is never empty).
+ANONYMOUS: Final = "anonymous"
 
 
-def draft_key(subject: str | None) -> str:
-    """One draft per account, so a shared browser does not mix two people's requests."""
-    return DRAFT_PREFIX + (subject or "anonymous")
-
-
-def dump(values: FormValues, request_id: str, now: float) -> str:
-    return json.dumps({"version": 1, "saved": int(now), "id": request_id, "fields": values})
-
-
-def load(text: str | None, now: float) -> tuple[FormValues, str] | None:
-    """The saved fields and request id, or None when absent, expired or unreadable."""
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("version") != 1:
-        return None
-    saved, fields, request_id = data.get("saved"), data.get("fields"), data.get("id")
-    if not isinstance(saved, int) or now - saved > LIFETIME or not isinstance(fields, dict) or not isinstance(request_id, str):
-        return None
-    clean: FormValues = {}
+def clean(fields: Any) -> FormValues:
+    """The fields of a stored draft that have a form value's type; anything else is dropped."""
+    if not isinstance(fields, dict):
+        return {}
+    out: FormValues = {}
     for key, value in fields.items():
         if isinstance(value, (str, bool)):
-            clean[str(key)] = value
+            out[str(key)] = value
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            clean[str(key)] = list(value)
-    return clean, request_id
+            out[str(key)] = list(value)
+    return out

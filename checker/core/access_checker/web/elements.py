@@ -1,16 +1,19 @@
-"""A tiny element tree: what the views build and the DOM adapter renders.
+"""A tiny element tree: what the views build, the build writes as HTML and the page patches in.
 
-Text is always a text node; there is no way to put HTML in. Event handlers are plain
-callables, bound by the adapter.
+Text is always text; there is no way to put markup in. Trees carry no event handlers: the
+page forwards the reader's events to Python as messages (``session``), so a tree is plain data
+that can cross from the worker to the page as JSON, and that the build can write as HTML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
-Handler = Callable[[Any], None]
+# Elements without content or end tag in HTML.
+_VOID = frozenset({"input", "br", "hr", "img", "meta", "link"})
 
 
 @dataclass
@@ -18,7 +21,6 @@ class El:
     tag: str
     attrs: dict[str, str] = field(default_factory=dict)
     children: list[El | str] = field(default_factory=list)
-    on: dict[str, Handler] = field(default_factory=dict)
 
     def text(self) -> str:
         """The visible text, as a reader (or a test) would read it."""
@@ -31,8 +33,19 @@ class El:
                 found.extend(child.find(predicate))
         return found
 
+    def to_json(self) -> dict[str, Any]:
+        """The shape the page's renderer takes (``render.mjs``): ``{t, a, c}``."""
+        return {"t": self.tag, "a": self.attrs, "c": [c if isinstance(c, str) else c.to_json() for c in self.children]}
 
-def h(tag: str, attrs: dict[str, str] | None = None, *children: El | str | None,
-      on: dict[str, Handler] | None = None) -> El:
+    def to_html(self) -> str:
+        attrs = "".join(f' {name}="{escape(value, quote=True)}"' if value else f" {name}"
+                        for name, value in self.attrs.items())
+        if self.tag in _VOID:
+            return f"<{self.tag}{attrs}>"
+        inner = "".join(escape(c, quote=False) if isinstance(c, str) else c.to_html() for c in self.children)
+        return f"<{self.tag}{attrs}>{inner}</{self.tag}>"
+
+
+def h(tag: str, attrs: dict[str, str] | None = None, *children: El | str | None) -> El:
     """Build an element; ``None`` children are dropped so views can use conditionals inline."""
-    return El(tag, dict(attrs or {}), [c for c in children if c is not None], dict(on or {}))
+    return El(tag, dict(attrs or {}), [c for c in children if c is not None])

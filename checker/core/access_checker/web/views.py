@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 from access_checker.assessment import Assessment
 from access_checker.claims import MAX_LENGTH
 from access_checker.policy import Level, Policy
-from access_checker.request import Account, FormField, outputs
+from access_checker.request import Account, outputs
 from access_checker.text import escaped
-from access_checker.web.elements import El, Handler, h
+from access_checker.web.elements import El, h
 
 _NO_ANCHORS: Mapping[str, str] = MappingProxyType({})
 
@@ -139,51 +139,6 @@ def options_view(assessment: Assessment, links: Links) -> El | None:
              h("ul", {}, *items))
 
 
-def field_view(f: FormField, value: str | list[str] | bool, readonly: bool = False) -> El:
-    """One labelled input with its hint and an (empty) error slot tied by aria-describedby."""
-    fid = "ac-" + f.name.replace(".", "-").replace("_", "-")
-    hint_id, error_id = f"{fid}-hint", f"{fid}-error"
-    described = f"{hint_id} {error_id}"
-    error = h("p", {"class": "access-checker__error", "id": error_id, "data-error-for": f.name})
-    hint = h("p", {"class": "access-checker__hint", "id": hint_id}, f.hint)
-    if f.kind == "checkboxes":
-        chosen = value if isinstance(value, list) else []
-        boxes = [
-            h("label", {"class": "access-checker__choice"},
-              h("input", {"type": "checkbox", "name": f.name, "value": c.value,
-                          **({"checked": ""} if c.value in chosen else {})}),
-              f" {c.label}")
-            for c in f.choices
-        ]
-        return h("fieldset", {"class": "access-checker__field", "data-field": f.name, "aria-describedby": described},
-                 h("legend", {}, f.label), hint, *boxes, error)
-    if f.kind == "checkbox":
-        attrs = {"type": "checkbox", "id": fid, "name": f.name, "aria-describedby": described}
-        if value is True:
-            attrs["checked"] = ""
-        label = h("label", {"for": fid}, f.label)
-        link = (h("a", {"href": f.link, "target": "_blank", "rel": "noopener noreferrer"}, "Read the acceptable use policy")
-                if f.link else None)
-        return h("div", {"class": "access-checker__field access-checker__field--checkbox", "data-field": f.name},
-                 h("input", attrs), " ", label, " ", link, hint, error)
-    text = value if isinstance(value, str) else ""
-    attrs = {"id": fid, "name": f.name, "aria-describedby": described}
-    if f.kind == "multiline":
-        control = h("textarea", {**attrs, "rows": "5"}, text)
-    else:
-        input_type = {"email": "email", "number": "number"}.get(f.kind, "text")
-        attrs.update({"type": input_type, "value": text})
-        if f.kind == "number":
-            attrs.update({"inputmode": "numeric", "min": str(f.minimum), "max": str(f.maximum), "step": "1"})
-        if f.autocomplete:
-            attrs["autocomplete"] = f.autocomplete
-        if readonly:
-            attrs["readonly"] = ""
-        control = h("input", attrs)
-    return h("div", {"class": "access-checker__field", "data-field": f.name},
-             h("label", {"for": fid}, f.label), hint, control, error)
-
-
 def account_view(account: Account | None, policy: Policy) -> El:
     """The account context from the sign-in that goes with the request: read-only."""
     if account is None:
@@ -196,7 +151,8 @@ def account_view(account: Account | None, policy: Policy) -> El:
                for part in (h("dt", {}, label), h("dd", {}, value))])
 
 
-def outputs_view(*, helpdesk: str, mailto: str, on_copy: Handler, on_download: Handler, short_mailto: bool) -> El:
+def outputs_view(*, helpdesk: str, mailto: str, short_mailto: bool) -> El:
+    """The ways to send a ready request; the page copies and downloads at once (``Outputs``)."""
     return h("div", {"class": "access-checker__outputs", "data-outputs": ""},
              h("p", {"class": "access-checker__subtitle"}, "Send your request"),
              h("p", {}, "Your request is ready. Send it to support in one of these ways:"),
@@ -204,22 +160,22 @@ def outputs_view(*, helpdesk: str, mailto: str, on_copy: Handler, on_download: H
                h("li", {}, h("a", {"href": helpdesk, "target": "_blank", "rel": "noopener noreferrer",
                                    "data-output": "helpdesk"}, "Open a helpdesk ticket"),
                  " (preferred) and paste the request: ",
-                 h("button", {"type": "button", "data-output": "copy"}, "Copy request", on={"click": on_copy})),
+                 h("button", {"type": "button", "data-output": "copy"}, "Copy request")),
                h("li", {}, h("a", {"href": mailto, "data-output": "mailto"}, "E-mail support"),
                  " (the message asks you to attach the JSON file)" if short_mailto else None),
-               h("li", {}, h("button", {"type": "button", "data-output": "download"}, "Download JSON",
-                             on={"click": on_download}),
+               h("li", {}, h("button", {"type": "button", "data-output": "download"}, "Download JSON"),
                  " to attach to your ticket or e-mail.")),
              h("p", {"class": "access-checker__next"},
                "What happens next: the support team reviews each request by hand and answers by e-mail. "
                "There is no automatic confirmation, and resources are limited, so a review can take a few days."))
 
 
-def privacy_view(on_forget: Handler) -> El:
+def privacy_view(draft_days: int) -> El:
+    """``draft_days``: how long the page's storage keeps a draft (the page says, ``storage.mjs``)."""
     return h("div", {"class": "access-checker__privacy"},
              h("p", {"class": "access-checker__subtitle"}, "Your data in this browser"),
              h("p", {}, "Sign-in tokens stay in this tab's memory only and are gone when you close it. "
                         "Your access summary and claims stay in this tab's session storage until you sign out or close the tab. "
-                        "Your request draft is saved in this browser's local storage as you type, for 30 days, "
+                        f"Your request draft is saved in this browser's local storage as you type, for {draft_days} days, "
                         "so that a reload loses nothing. Nothing is sent anywhere until you contact support."),
-             h("button", {"type": "button", "data-action": "forget"}, "Forget my data", on={"click": on_forget}))
+             h("button", {"type": "button", "data-action": "forget"}, "Forget my data"))

@@ -11,7 +11,8 @@
  * stay as built; an expired summary is removed.
  */
 
-const SUMMARY_KEY = "access-checker:summary";
+import { SUMMARY_KEY } from "./storage.mjs";
+
 const FEATURE_CLASS = "access-feature-";
 
 /** @typedef {{ allowed: boolean, projects: string[] }} FeatureVerdict */

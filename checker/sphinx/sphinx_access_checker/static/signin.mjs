@@ -14,8 +14,7 @@
 
 import * as oauth from "./oauth4webapi.mjs";
 import { jwtPayload, mergeClaims } from "./claims.mjs";
-
-const PENDING_KEY = "access-checker:signin";
+import { SIGNIN_KEY as PENDING_KEY } from "./storage.mjs";
 // Addresses up to 8,000 characters pass common servers and proxies (nginx's default is 8 KB).
 const MAX_LOGOUT_URL = 8000;
 

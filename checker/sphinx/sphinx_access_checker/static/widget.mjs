@@ -1,15 +1,19 @@
 // @ts-check
 /**
- * The access checker's loader: boots the self-hosted Pyodide on demand, installs the checker's
- * wheel, hands the page over to Python (access_checker.web.app) and runs the sign-in. It holds
- * no access rules.
+ * The access checker's loader on the page. It starts the checker's Web Worker (Python runs
+ * there, never on this thread), shows the boot's progress and failures, runs the sign-in,
+ * forwards the reader's events to the worker and patches its replies into the page. It holds
+ * no access rules and no words of the booted widget: those come from the Python views.
  *
- * Contract (maintainers, "How the checker works"): the root [data-access-checker] carries data-state, data-level,
- * data-signin and data-error; window.accessChecker offers ready, start(), signIn(),
- * signOut() and assessment.
+ * Contract (maintainers' page "How the checker works"): the root [data-access-checker] carries
+ * data-state, data-level, data-signin, data-error and data-python; window.accessChecker offers
+ * ready, start(), signIn(), signOut() and assessment.
  */
 
-import { display } from "./text.mjs";
+import { CheckerError, connect } from "./connection.mjs";
+import { formValues } from "./protocol.mjs";
+import { patch } from "./render.mjs";
+import * as storage from "./storage.mjs";
 
 /**
  * The sign-in code (with oauth4webapi, the larger part of the widget's JavaScript) loads only
@@ -33,144 +37,47 @@ function codeOf(error) {
   return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : null;
 }
 
-const SUMMARY_KEY = "access-checker:summary";
-const CLAIMS_KEY = "access-checker:claims";
-const USED_KEY = "access-checker:used";
+/** An error as words for the reader. @param {unknown} error */
+const describe = (error) => (error instanceof Error ? error.message : String(error));
 
 /**
- * The boot's phases as User Timing marks (DevTools' Performance panel shows them; the
- * benchmarks read them): the status line cannot tell, as its observers run only after the
- * synchronous Python work that follows each change.
- * @param {"boot" | "downloaded" | "python-started" | "checker-imported" | "ready"} name
+ * The boot's phases as User Timing marks on the page's timeline (DevTools shows them; the
+ * benchmarks read them). The worker reports each phase as it reaches it.
+ * @param {string} name boot, downloaded, python-started, checker-imported or ready
  */
 const mark = (name) => { performance.mark(`access-checker:${name}`); };
 
-/** How long a boot may take after the downloads before the WebAssembly file is checked. */
-const WASM_CHECK_AFTER_MS = 2000;
-
-/**
- * @typedef {{ show(claims: string | null, expires: number): string, discard_draft(): void }} PyWidget
- * @typedef {import("./signin.mjs").Settings} Settings
- */
-
-/** A failure with a stable code for data-error and a message for the reader. */
-class CheckerError extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
+/** The status line while the reader waits for each phase. */
+const PHASE_TEXT = /** @type {Record<string, string>} */ ({
+  downloaded: "Starting Python…", "python-started": "Loading the checker…", "checker-imported": "Loading the checker…",
+});
 
 const root = /** @type {HTMLElement | null} */ (document.querySelector("[data-access-checker]"));
 
 /** @param {HTMLElement} el @param {string} name */
-function data(el, name) {
-  return el.dataset[name] ?? "";
-}
+const data = (el, name) => el.dataset[name] ?? "";
 
-/**
- * Fetch a file fully (so it lands in the HTTP cache for Pyodide) and report bytes as they
- * arrive. Resolves with the bytes when ``keep`` is set.
- * @param {string} url @param {string} code @param {(n: number) => void} progress @param {AbortSignal} signal
- * @param {boolean} keep
- * @returns {Promise<Uint8Array | null>}
- */
-async function prefetch(url, code, progress, signal, keep) {
-  let response;
-  try {
-    response = await fetch(url, { signal });
-  } catch {
-    throw new CheckerError("network", "The checker's files could not be downloaded: check your connection and try again.");
-  }
-  if (!response.ok || !response.body) {
-    throw new CheckerError(code, `A file the checker needs is missing on this site (${new URL(url, location.href).pathname}, HTTP ${response.status}).`);
-  }
-  const reader = response.body.getReader();
-  /** @type {Uint8Array[]} */ const chunks = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (keep) chunks.push(value);
-    progress(value.byteLength);
-  }
-  return keep ? new Uint8Array(await new Blob(/** @type {BlobPart[]} */ (chunks)).arrayBuffer()) : null;
-}
-
-/**
- * Rejects when the boot is slow and the WebAssembly file turns out to be damaged: Pyodide only
- * logs a warning for such a file and never settles, which would end in a misleading timeout.
- * Checking only a slow boot spares every healthy one the check (~80 ms later ready on a cold
- * start, measured); a healthy boot is done well within ``graceMs`` of the downloads.
- * @param {string} url @param {Promise<unknown>} started @param {number} graceMs
- * @returns {Promise<never>}
- */
-function rejectIfDamaged(url, started, graceMs) {
-  return new Promise((_, reject) => {
-    const timer = setTimeout(async () => {
-      let bytes;
-      try {
-        bytes = await (await fetch(url)).arrayBuffer(); // from the HTTP cache
-      } catch {
-        return; // offline now: the boot bound will tell
-      }
-      if (!WebAssembly.validate(bytes)) {
-        reject(new CheckerError("runtime_broken", `A file of the Python runtime on this site is damaged (${new URL(url).pathname} is incomplete or corrupt).`));
-      }
-    }, graceMs);
-    started.finally(() => clearTimeout(timer)).catch(() => {});
-  });
-}
-
-/** An error as words for the reader (Pyodide may reject with objects that are not Errors). @param {unknown} error */
-function describe(error) {
-  if (error instanceof Error) return error.message;
-  if (typeof error === "object" && error !== null && "message" in error) return String(error.message);
-  return String(error);
-}
-
-/**
- * @template T
- * @param {Promise<T>} promise @param {number} seconds @param {string} message
- * @returns {Promise<T>}
- */
-function within(promise, seconds, message) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CheckerError("boot_timeout", message)), seconds * 1000);
-    promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error) => { clearTimeout(timer); reject(error); },
-    );
-  });
-}
-
-/**
- * A name from the provider as the page shows it: one line of at most 80 characters, with
- * what a one-line field refuses (controls, text-direction characters, which could garble or
- * disguise the line) as U+FFFD.
- * @param {string} text
- */
-function displayName(text) {
-  return display(text, { limit: 80 });
-}
-
-/** @param {string} key @returns {any} */
-function readJson(key) {
-  try {
-    return JSON.parse(sessionStorage.getItem(key) ?? "null");
-  } catch {
-    return null;
-  }
+/** @param {string} filename @param {string} text */
+function download(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 if (root) {
   const status = /** @type {HTMLElement} */ (root.querySelector(".access-checker__status"));
   const message = /** @type {HTMLElement} */ (root.querySelector(".access-checker__message"));
   const app = /** @type {HTMLElement} */ (root.querySelector(".access-checker__app"));
-  const runtime = new URL(data(root, "runtime"), location.href).href;
-  const bootTimeout = Number(data(root, "bootTimeout")) || 60;
+  const signInButton = /** @type {HTMLElement | null} */ (root.querySelector('[data-action="sign-in"]'));
+  const signInLabel = signInButton?.textContent ?? "";
   const siteRoot = new URL(data(root, "root"), location.href);
-  /** @type {Settings | null} */
+  const absolute = (/** @type {string} */ name) => new URL(data(root, name), location.href).href;
+  /** @type {import("./signin.mjs").Settings | null} */
   const settings = data(root, "clientId")
     ? {
       issuer: new URL(data(root, "issuer")),
@@ -180,43 +87,10 @@ if (root) {
       postLogoutUri: new URL(data(root, "postLogoutPage"), siteRoot).href,
     }
     : null;
-
-  const wheelUrl = new URL(data(root, "wheel"), location.href).href;
-  const policyUrl = new URL(data(root, "policy"), location.href).href;
-  /** Every file the boot downloads, with the error code its absence gives. @type {[string, string][]} */
-  const bootFiles = [
-    [runtime + "pyodide.asm.wasm", "runtime_missing"],
-    // Precompiled to bytecode by the build (a sourceless zip): nothing to compile at boot.
-    [runtime + "python_stdlib.zip", "runtime_missing"],
-    [runtime + "pyodide-lock.json", "runtime_missing"],
-    [wheelUrl, "wheel_missing"],
-    [policyUrl, "policy_missing"],
-  ];
-
-  /**
-   * Intent to use the checker (pointer resting on, or focus reaching, a start or sign-in
-   * button): start the downloads, but not the boot, which would block the main thread.
-   */
-  let preloaded = false;
-  const preload = () => {
-    if (preloaded || booting) return;
-    preloaded = true;
-    const modules = [runtime + "pyodide.mjs", runtime + "pyodide.asm.mjs"];
-    if (settings) modules.push(new URL("./signin.mjs", import.meta.url).href, new URL("./oauth4webapi.mjs", import.meta.url).href);
-    for (const href of modules) {
-      const link = document.createElement("link");
-      link.rel = "modulepreload";
-      link.href = href;
-      document.head.append(link);
-    }
-    for (const [url] of bootFiles) {
-      const link = document.createElement("link");
-      link.rel = "preload";
-      link.as = "fetch";
-      link.crossOrigin = "anonymous";
-      link.href = url;
-      document.head.append(link);
-    }
+  const init = {
+    runtime: absolute("runtime"), wheel: absolute("wheel"), policy: absolute("policy"), lock: data(root, "runtimeLock"),
+    settings: { root: data(root, "root"), pagePattern: data(root, "pagePattern"), levelAnchors: data(root, "levelAnchors"),
+      draftDays: storage.DRAFT_DAYS },
   };
 
   /** @type {((value: void) => void) | undefined} */ let resolveReady;
@@ -225,14 +99,25 @@ if (root) {
   const ready = new Promise((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
   ready.catch(() => {}); // the page reports failures itself; this only silences "unhandled"
 
-  /** @type {Promise<PyWidget> | null} */ let booting = null;
+  /** @type {Promise<ReturnType<typeof connect>> | null} */ let booting = null;
+  /** @type {ReturnType<typeof connect> | null} */ let worker = null;
+  /** Where the form's draft is saved, from the worker's last word on it. @type {{ subject: string, id: string, unsaved: string } | null} */
+  let draft = null;
+  /** The prepared request's texts, for copy and download within the reader's click. @type {any} */
+  let outputs = null;
+  /** The last claims shown, for a restart after a crash. */
+  let shown = { claims: /** @type {Record<string, unknown> | null} */ (null), expires: 0 };
+  let progress = "";
   /** @type {ReturnType<typeof setTimeout> | undefined} */ let expiryTimer;
 
   /** @param {string} text */
   const announce = (text) => { status.textContent = text; };
+  const waiting = () => root.dataset.state === "loading";
+  /** @param {string} text */
+  const report = (text) => { progress = text; if (waiting()) announce(text); };
 
-  /** Show a lasting message (sign-in problems, failures) with the support links. @param {string} text */
-  const tell = (text) => {
+  /** Show a lasting message (sign-in problems, failures) with the support links. @param {string} text @param {(Node | string)[]} extra */
+  const tell = (text, ...extra) => {
     const support = document.createElement("a");
     support.href = new URL(data(root, "supportPage"), siteRoot).href;
     support.textContent = "contact support";
@@ -240,53 +125,24 @@ if (root) {
     helpdesk.href = data(root, "helpdesk");
     helpdesk.textContent = "helpdesk";
     message.replaceChildren(`${text} You can still read the levels below and ask for more access by hand, or `,
-      support, " (", helpdesk, `, ${data(root, "supportEmail")}).`);
+      support, " (", helpdesk, `, ${data(root, "supportEmail")}).`, ...extra);
     message.hidden = false;
   };
 
   /** Show the buttons that fit the sign-in state. */
   const sync = () => {
     const signedIn = root.dataset.signin === "signed-in";
-    /** @param {string} selector @param {boolean} shown */
-    const show = (selector, shown) => {
+    /** @param {string} selector @param {boolean} visible */
+    const show = (selector, visible) => {
       const el = /** @type {HTMLElement | null} */ (root.querySelector(selector));
-      if (el) el.hidden = !shown;
+      if (el) el.hidden = !visible;
     };
     show('[data-action="sign-in"]', !signedIn && root.dataset.signin !== "unavailable");
     show('[data-action="sign-out"]', signedIn);
     show(".access-checker__who", signedIn);
     show(".access-checker__signout", false);
     show('[data-action="start"]', root.dataset.state === "idle");
-    const signInButton = root.querySelector('[data-action="sign-in"]');
-    if (signInButton) signInButton.textContent = root.dataset.signin === "expired" ? "Sign in again" : "Sign in and check my access";
-  };
-
-  const bridge = {
-    /** @param {string} text */
-    announce,
-    /** @param {string} text */
-    copy(text) {
-      navigator.clipboard.writeText(text).catch(() => announce("Copying is blocked in this browser: use Download JSON instead."));
-    },
-    /** @param {string} filename @param {string} text */
-    download(filename, text) {
-      const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-      const link = document.createElement("a");
-      link.href = url;
-      link.download = filename;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    },
-    forgotten() {
-      sessionStorage.removeItem(USED_KEY);
-      sessionStorage.removeItem(CLAIMS_KEY);
-      void signinModule?.then((m) => m.forgetTokens());
-      api.assessment = null;
-      if (root.dataset.signin === "signed-in") root.dataset.signin = "signed-out";
-      sync();
-    },
+    if (signInButton) signInButton.textContent = root.dataset.signin === "expired" ? data(signInButton, "labelAgain") : signInLabel;
   };
 
   /** @param {unknown} error */
@@ -294,111 +150,92 @@ if (root) {
     const known = error instanceof CheckerError;
     root.dataset.state = "error";
     root.dataset.error = known ? error.code : "boot_failed";
-    tell(known ? error.message : `The checker could not start (${describe(error)}).`);
-    announce("The access checker could not start.");
+    if (known && error.code === "worker_crashed") {
+      const restart = document.createElement("button");
+      restart.type = "button";
+      restart.dataset.action = "restart";
+      restart.textContent = "Restart the checker";
+      tell("The checker stopped working. Your request draft is kept in this browser.", " ", restart);
+      announce("The access checker stopped working.");
+    } else {
+      tell(known ? error.message : `The checker could not start (${describe(error)}).`);
+      announce("The access checker could not start.");
+    }
     sync();
     rejectReady?.(error);
   };
 
-  /** Boot Pyodide and mount the Python widget; resolves once, shared by every caller. */
+  /** Start the worker and Python in it; resolves once, shared by every caller. */
   const boot = () => {
     booting ??= (async () => {
-      root.dataset.state = "loading";
       mark("boot");
-      sync();
-      let received = 0;
-      // One failed download stops the others.
-      const downloads = new AbortController();
-      const report = () => announce(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`);
-      // At most one progress update a frame: a text change per chunk (~200 of them) kept the
-      // main thread busy, and the downloads ended at ~900 ms instead of ~250 ms (measured).
-      // None comes after the downloads end (or fail): it would cover the next status.
       let frame = 0;
-      let ended = false;
-      const count = (/** @type {number} */ n) => {
-        received += n;
-        if (!ended) frame ||= requestAnimationFrame(() => { frame = 0; report(); });
-      };
-      report();
-      const downloaded = Promise.all(
-        bootFiles.map(([url, code]) => prefetch(url, code, count, downloads.signal, url === wheelUrl || url === policyUrl)),
-      ).catch((error) => {
-        downloads.abort();
-        throw error;
-      }).finally(() => {
-        ended = true;
-        cancelAnimationFrame(frame);
+      let received = 0;
+      report("Downloading the checker… 0.0 MB");
+      const connection = connect(new URL("./worker.mjs", import.meta.url), init, {
+        bootTimeout: Number(data(root, "bootTimeout")) || 60,
+        // At most one status change a frame, and none once the downloads are done.
+        progress: (n) => {
+          received = n;
+          frame ||= requestAnimationFrame(() => { frame = 0; report(`Downloading the checker… ${(received / 1e6).toFixed(1)} MB`); });
+        },
+        phase: (name) => { mark(name); cancelAnimationFrame(frame); frame = 0; report(PHASE_TEXT[name] ?? progress); },
+        crash: (error) => { booting = null; worker = null; fail(error); },
       });
-      // Start Python while the files arrive rather than after: the runtime's own requests meet
-      // ours in the HTTP cache, and the wasm compiles as it streams in.
-      const started = import(runtime + "pyodide.mjs").then(
-        ({ loadPyodide }) => loadPyodide({ indexURL: runtime, packages: [] }).catch((/** @type {unknown} */ e) => {
-          throw new CheckerError("runtime_broken", `The Python runtime failed to start (${describe(e)}).`);
-        }),
-        () => { throw new CheckerError("runtime_missing", "The Python runtime of this site is missing or damaged."); },
-      );
-      started.catch(() => {}); // a missing file is reported by the downloads, with its own code
-      const files = await downloaded;
-      const wheelBytes = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === wheelUrl)]);
-      const policy = /** @type {Uint8Array} */ (files[bootFiles.findIndex(([url]) => url === policyUrl)]);
-      mark("downloaded");
-      announce("Starting Python…");
-      // The timeout starts once the downloads are done: a strict CSP without
-      // 'wasm-unsafe-eval' makes loadPyodide hang forever instead of failing.
-      const pyodide = await within(
-        Promise.race([started, rejectIfDamaged(runtime + "pyodide.asm.wasm", started, WASM_CHECK_AFTER_MS)]),
-        bootTimeout,
-        `The Python runtime did not start within ${bootTimeout} seconds (a browser extension or a strict security policy may block WebAssembly).`,
-      );
-      mark("python-started");
-      announce("Loading the checker…");
-      // The wheel goes on sys.path as it is, like the stdlib zip: zipimport takes the .pyc
-      // beside each source without unpacking anything (measured: ready ~110 ms sooner cold).
-      const wheelFile = `/lib/${wheelUrl.slice(wheelUrl.lastIndexOf("/") + 1)}`;
-      pyodide.FS.writeFile(wheelFile, wheelBytes);
-      pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(wheelFile)})`);
-      const pySettings = JSON.stringify({
-        root: data(root, "root"), pagePattern: data(root, "pagePattern"), levelAnchors: data(root, "levelAnchors"),
-      });
-      let mod;
-      try {
-        mod = pyodide.pyimport("access_checker.web.app");
-      } catch {
-        throw new CheckerError("wheel_broken", "The checker's own package on this site is damaged, so the checker cannot start.");
-      }
-      mark("checker-imported");
-      // Where Python took its code from, for tests and support: "bytecode" or "source".
-      root.dataset.python = mod.code_origin();
-      return /** @type {PyWidget} */ (mod.mount(app, policy, pySettings, bridge));
+      root.dataset.python = await connection.booted;
+      worker = connection;
+      return connection;
     })();
     return booting;
   };
 
+  /** Apply a reply of the worker: patches, storage, texts, focus. @param {import("./connection.mjs").Reply} reply */
+  const apply = (reply) => {
+    for (const [name, trees] of Object.entries(reply.slots ?? {})) {
+      const place = root.querySelector(`[data-slot="${name}"]`);
+      if (place) patch(place, trees);
+    }
+    for (const request of reply.storage ?? []) storage.perform(request);
+    if (reply.storage?.some((/** @type {{ op: string }} */ r) => r.op === "forget")) forgotten();
+    if ("draft" in reply) draft = reply.draft;
+    if ("outputs" in reply) outputs = reply.outputs;
+    if (reply.announce) announce(reply.announce);
+    if (reply.focus) /** @type {HTMLElement | null} */ (app.querySelector(reply.focus))?.focus();
+  };
+
+  /** Everything of the sign-in is gone from this browser ("Forget my data"). */
+  const forgotten = () => {
+    void signinModule?.then((m) => m.forgetTokens());
+    api.assessment = null;
+    if (root.dataset.signin === "signed-in") root.dataset.signin = "signed-out";
+    sync();
+  };
+
   /**
-   * Assess claims (null: not signed in) and publish the result on the root and the API.
-   * @param {Promise<PyWidget>} widgetPromise @param {Record<string, unknown> | null} claims @param {number} expires
+   * Assess claims (null: not signed in) and show the result.
+   * @param {Record<string, unknown> | null} claims @param {number} expires
    */
-  const show = async (widgetPromise, claims, expires) => {
-    const widget = await widgetPromise;
+  const show = async (claims, expires) => {
     root.dataset.state = "loading";
-    const assessment = JSON.parse(widget.show(claims ? JSON.stringify(claims) : null, expires));
-    api.assessment = assessment;
-    root.dataset.level = assessment.level;
+    sync();
+    if (!worker) announce(progress);
+    const connection = await boot();
+    shown = { claims, expires };
+    const reply = await connection.send("show", { claims, expires, drafts: storage.drafts() });
+    apply(reply);
+    api.assessment = reply.assessment;
+    root.dataset.level = reply.assessment.level;
     root.dataset.state = "ready";
     mark("ready");
-    sessionStorage.setItem(USED_KEY, "1");
-    announce(assessment.signed_in ? "Your access level is shown below." : "The checker is ready.");
+    storage.markUsed();
     sync();
     resolveReady?.();
-    return assessment;
   };
 
   /** A signed-in reader: keep the claims (never tokens) for this tab, until they expire. */
   const signedIn = (/** @type {Record<string, unknown>} */ claims, /** @type {number} */ expires) => {
-    sessionStorage.setItem(CLAIMS_KEY, JSON.stringify({ claims, expires }));
+    storage.keepClaims(claims, expires);
     root.dataset.signin = "signed-in";
-    const who = /** @type {HTMLElement | null} */ (root.querySelector(".access-checker__who"));
-    if (who) who.textContent = `Signed in as ${displayName(typeof claims.name === "string" ? claims.name : String(claims.sub))}`;
     clearTimeout(expiryTimer);
     const left = expires * 1000 - Date.now();
     // setTimeout counts a 32-bit delay: longer than ~24 days would fire at once.
@@ -406,20 +243,11 @@ if (root) {
   };
 
   const expire = () => {
-    sessionStorage.removeItem(SUMMARY_KEY);
-    sessionStorage.removeItem(CLAIMS_KEY);
+    storage.forgetSignIn();
     void signinModule?.then((m) => m.forgetTokens());
     root.dataset.signin = "expired";
     tell("Your sign-in has expired, so the level shown may be out of date. Sign in again to refresh it.");
     sync();
-  };
-
-  /** Claims kept from an earlier sign-in in this tab, while they are valid. */
-  const keptClaims = () => {
-    const kept = readJson(CLAIMS_KEY);
-    if (kept && typeof kept.expires === "number" && kept.expires * 1000 > Date.now() && kept.claims) return kept;
-    if (kept) sessionStorage.removeItem(CLAIMS_KEY);
-    return null;
   };
 
   /**
@@ -431,22 +259,22 @@ if (root) {
     const code = codeOf(error);
     root.dataset.error = code ?? "signin_failed";
     tell(code && error instanceof Error ? error.message : `Sign-in failed (${describe(error)}).`);
-    const kept = keptClaims();
+    const kept = storage.keptClaims();
     if (kept) {
       signedIn(kept.claims, kept.expires);
-      await show(boot(), kept.claims, kept.expires);
+      await show(kept.claims, kept.expires);
       return;
     }
     root.dataset.signin = code === "idp_down" ? "unavailable" : "error";
     sync();
-    await show(boot(), null, 0);
+    await show(null, 0);
   };
 
   const api = {
     ready,
     /** @type {Record<string, unknown> | null} */ assessment: null,
     /** What the start button does: check without signing in. */
-    start: () => show(boot(), null, 0).catch(fail),
+    start: () => show(null, 0).catch(fail),
     /** What the sign-in button does: go to the provider (the page navigates away). */
     signIn: async () => {
       if (!settings) return;
@@ -461,11 +289,10 @@ if (root) {
     },
     /** What "Sign out" does; the draft is discarded only when the reader says so. */
     signOut: async (/** @type {{ discardDraft?: boolean }} */ { discardDraft = false } = {}) => {
-      if (discardDraft && booting) (await booting).discard_draft();
+      if (discardDraft && worker) apply(await worker.send("action", { action: "discard" }));
       clearTimeout(expiryTimer);
-      sessionStorage.removeItem(SUMMARY_KEY);
-      sessionStorage.removeItem(CLAIMS_KEY);
-      sessionStorage.removeItem(USED_KEY);
+      storage.forgetSignIn();
+      storage.forgetUsed();
       root.dataset.signin = "signed-out";
       delete root.dataset.error;
       sync();
@@ -478,22 +305,28 @@ if (root) {
         }
         if (!ended) tell("You are signed out on this page, but the sign-in service could not be reached to end its session.");
       }
-      if (booting) await show(booting, null, 0);
+      if (worker) await show(null, 0);
     },
   };
   Object.defineProperty(window, "accessChecker", { value: api, configurable: false });
 
-  /** @param {Event} event */
+  /**
+   * Intent to use the checker (pointer resting on, or focus reaching, a start or sign-in
+   * button): start the worker, which downloads and starts Python off this thread.
+   * @param {Event} event
+   */
   const onIntent = (event) => {
     const action = /** @type {HTMLElement} */ (event.target).closest?.("[data-action]")?.getAttribute("data-action");
-    if (action === "start" || action === "sign-in") preload();
+    if (action !== "start" && action !== "sign-in") return;
+    if (action === "sign-in") void signin().catch(() => {});
+    void boot().catch(() => {}); // a failure is reported when the reader asks for the checker
   };
   root.addEventListener("pointerover", onIntent);
   root.addEventListener("focusin", onIntent);
 
   root.addEventListener("click", (event) => {
-    const target = /** @type {HTMLElement} */ (event.target);
-    switch (target.closest("[data-action]")?.getAttribute("data-action")) {
+    const target = /** @type {HTMLElement} */ (event.target).closest("[data-action], [data-output]");
+    switch (target?.getAttribute("data-action") ?? `output:${target?.getAttribute("data-output")}`) {
       case "start": void api.start(); break;
       case "sign-in": void api.signIn(); break;
       case "sign-out": {
@@ -504,20 +337,51 @@ if (root) {
       }
       case "sign-out-keep": void api.signOut({ discardDraft: false }); break;
       case "sign-out-discard": void api.signOut({ discardDraft: true }); break;
+      case "restart":
+        delete root.dataset.error;
+        message.hidden = true;
+        void show(shown.claims, shown.expires).catch(fail);
+        break;
+      case "discard": case "forget":
+        worker?.send("action", { action: target?.getAttribute("data-action") }).then(apply, () => {});
+        break;
+      case "output:copy":
+        navigator.clipboard.writeText(outputs.copy.text).then(() => announce(outputs.copy.done), () => announce(outputs.copy.blocked));
+        break;
+      case "output:download":
+        download(outputs.download.filename, outputs.download.text);
+        announce(outputs.download.done);
+        break;
     }
   });
 
+  // The form: the page saves the draft at once (a reload right after a keystroke loses
+  // nothing) and asks the worker what the form should show.
+  /** @param {"input" | "blur" | "submit"} type @param {Record<string, unknown>} [extra] */
+  const forward = (type, extra = {}) => {
+    const form = /** @type {HTMLFormElement | null} */ (app.querySelector("form"));
+    if (!form || !worker) return;
+    const values = formValues(form);
+    if (type !== "blur" && draft && !storage.saveDraft(draft.subject, draft.id, values)) announce(draft.unsaved);
+    worker.send(type, { values, ...extra }).then(apply, () => {}); // a crash is reported by itself
+  };
+  app.addEventListener("input", () => forward("input"));
+  app.addEventListener("focusout", (event) => {
+    const name = /** @type {HTMLElement} */ (event.target).closest?.("form [name]")?.getAttribute("name");
+    if (name) forward("blur", { name });
+  });
+  app.addEventListener("submit", (event) => { event.preventDefault(); forward("submit"); });
+
   sync();
-  const stored = keptClaims();
+  const stored = storage.keptClaims();
   if (settings && isCallback()) {
-    // Back from the provider: boot Python while the code is exchanged, not after.
+    // Back from the provider: start the worker while the code is exchanged, not after.
     root.dataset.signin = "signing-in";
-    const widget = boot();
-    widget.catch(fail);
+    boot().catch(() => {});
     signin().then((m) => m.complete(settings)).then(
       async ({ claims, expires, notes }) => {
         signedIn(claims, expires);
-        await show(widget, claims, expires);
+        await show(claims, expires);
         if (notes.length) announce(notes.join(" "));
       },
       signInFailed,
@@ -525,9 +389,9 @@ if (root) {
   } else if (stored) {
     // Same tab, later visit: re-evaluate the kept claims without signing in again.
     signedIn(stored.claims, stored.expires);
-    void show(boot(), stored.claims, stored.expires).catch(fail);
-  } else {
+    void show(stored.claims, stored.expires).catch(fail);
+  } else if (storage.wasUsed()) {
     // Later visits in the same tab, once the reader has used the checker, start by themselves.
-    if (sessionStorage.getItem(USED_KEY)) void api.start();
+    void api.start();
   }
 }
