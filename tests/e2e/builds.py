@@ -32,6 +32,13 @@ def runtime_dir(root: Path) -> Path:
     return found[0]
 
 
+def ui_file(root: Path, name: str) -> Path:
+    """One of the widget's own files (widget.mjs, worker.mjs, …) in a built site."""
+    found = sorted((root / "_static" / "access-checker").glob(f"ui-*/{name}"))
+    assert len(found) == 1, f"expected one staged {name} in {root}, found {found}"
+    return found[0]
+
+
 def wheel_file(root: Path) -> Path:
     found = sorted((root / "_static" / "access-checker").glob("wheel-*/*.whl"))
     assert len(found) == 1, f"expected one staged wheel in {root}, found {found}"

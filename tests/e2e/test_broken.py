@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dev.stack import free_port
-from tests.e2e.builds import build, runtime_dir, serve, wheel_file
+from tests.e2e.builds import build, runtime_dir, serve, ui_file, wheel_file
 from tests.e2e.conftest import Site, Watch, state, wait_ready
 from tests.e2e.signin import account_claims, set_faults, sign_in
 from tests.e2e.watched import watched_context
@@ -125,6 +125,8 @@ BOOT_FAILURES: list[tuple[str, Callable[[Path], Path], Callable[[Path], None], s
     ("runtime_broken", lambda root: runtime_dir(root) / "python_stdlib.zip", truncate, "failed to start", "Python"),
     ("wheel_missing", wheel_file, delete, ".whl, HTTP 404", "404"),
     ("wheel_broken", wheel_file, truncate, "package on this site is damaged", ""),
+    # The worker's script is gone: the worker fails before it says anything.
+    ("worker_missing", lambda root: ui_file(root, "worker.mjs"), delete, "its worker script did not load", "404"),
     ("policy_missing", lambda root: next((root / "_static" / "access-checker").glob("policy-*.toml")), delete,
      ".toml, HTTP 404", "404"),
 ]

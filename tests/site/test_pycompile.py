@@ -251,7 +251,7 @@ try:
     parse_policy(b"version = [", "broken.toml")
 except PolicyError as error:
     report["frames"] = [[f.filename, f.line] for f in traceback.extract_tb(error.__traceback__)]
-from access_checker.web.app import code_origin
+from access_checker.web.session import code_origin
 report["code_origin"] = code_origin()
 # The file names the compile step gave the code objects: what tracebacks show.
 report["code_files"] = [json.dumps.__code__.co_filename, parse_policy.__code__.co_filename]

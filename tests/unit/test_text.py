@@ -1,7 +1,7 @@
 """Untrusted text: normalising, rejecting, displaying, escaping and quoting (access_checker.text).
 
-``display`` has a twin in the page's JavaScript (static/text.mjs): both pass the cases of
-vectors/text.json (this module and tests/js/text.test.mjs).
+``display`` passes the cases of vectors/text.json (what the page shows of a provider's names
+goes through it, in the worker).
 """
 
 from __future__ import annotations

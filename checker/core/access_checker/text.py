@@ -15,8 +15,9 @@ Each way of handling such text has one function here, each for its own purpose:
 ``display(text, *, multiline=False, limit=None)``
     Lossy, for plain text that someone reads (the ticket text, the page): every character
     that ``rejection`` refuses becomes U+FFFD, and a ``limit`` cuts the text to that many code
-    points, the last one an ellipsis. The page's JavaScript has the same function
-    (``static/text.mjs``); ``tests/unit/vectors/text.json`` holds the cases both must agree on.
+    points, the last one an ellipsis. ``tests/unit/vectors/text.json`` holds its cases. (The
+    page shows no untrusted text of its own: every word of the booted widget comes from the
+    Python views, so this is the only copy.)
 ``escaped(value, limit)``
     Faithful, for evidence support compares with a token: each character without a visible
     glyph of its own (Unicode category C) is shown as a ``\\uXXXX`` escape.

@@ -25,6 +25,14 @@ export class CheckerError extends Error {
   }
 }
 
+/** A failure's stable code, for data-error (CheckerError and SignInError both carry one). @param {unknown} error */
+export function codeOf(error) {
+  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : null;
+}
+
+/** An error as words for the reader. @param {unknown} error */
+export const describe = (error) => (error instanceof Error ? error.message : String(error));
+
 const crashed = () => new CheckerError("worker_crashed", "The checker stopped working.");
 
 /**

@@ -10,7 +10,8 @@
  * ready, start(), signIn(), signOut() and assessment.
  */
 
-import { CheckerError, connect } from "./connection.mjs";
+import { chrome, download } from "./chrome.mjs";
+import { CheckerError, codeOf, connect, describe } from "./connection.mjs";
 import { formValues } from "./protocol.mjs";
 import { patch } from "./render.mjs";
 import * as storage from "./storage.mjs";
@@ -32,14 +33,6 @@ function isCallback() {
   return params.has("state") && (params.has("code") || params.has("error"));
 }
 
-/** A failure's stable code, for data-error (CheckerError and SignInError both carry one). @param {unknown} error */
-function codeOf(error) {
-  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : null;
-}
-
-/** An error as words for the reader. @param {unknown} error */
-const describe = (error) => (error instanceof Error ? error.message : String(error));
-
 /**
  * The boot's phases as User Timing marks on the page's timeline (DevTools shows them; the
  * benchmarks read them). The worker reports each phase as it reaches it.
@@ -57,24 +50,9 @@ const root = /** @type {HTMLElement | null} */ (document.querySelector("[data-ac
 /** @param {HTMLElement} el @param {string} name */
 const data = (el, name) => el.dataset[name] ?? "";
 
-/** @param {string} filename @param {string} text */
-function download(filename, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 if (root) {
-  const status = /** @type {HTMLElement} */ (root.querySelector(".access-checker__status"));
-  const message = /** @type {HTMLElement} */ (root.querySelector(".access-checker__message"));
   const app = /** @type {HTMLElement} */ (root.querySelector(".access-checker__app"));
-  const signInButton = /** @type {HTMLElement | null} */ (root.querySelector('[data-action="sign-in"]'));
-  const signInLabel = signInButton?.textContent ?? "";
+  const { announce, tell, clear, sync } = chrome(root);
   const siteRoot = new URL(data(root, "root"), location.href);
   const absolute = (/** @type {string} */ name) => new URL(data(root, name), location.href).href;
   /** @type {import("./signin.mjs").Settings | null} */
@@ -110,40 +88,9 @@ if (root) {
   let progress = "";
   /** @type {ReturnType<typeof setTimeout> | undefined} */ let expiryTimer;
 
-  /** @param {string} text */
-  const announce = (text) => { status.textContent = text; };
   const waiting = () => root.dataset.state === "loading";
   /** @param {string} text */
   const report = (text) => { progress = text; if (waiting()) announce(text); };
-
-  /** Show a lasting message (sign-in problems, failures) with the support links. @param {string} text @param {(Node | string)[]} extra */
-  const tell = (text, ...extra) => {
-    const support = document.createElement("a");
-    support.href = new URL(data(root, "supportPage"), siteRoot).href;
-    support.textContent = "contact support";
-    const helpdesk = document.createElement("a");
-    helpdesk.href = data(root, "helpdesk");
-    helpdesk.textContent = "helpdesk";
-    message.replaceChildren(`${text} You can still read the levels below and ask for more access by hand, or `,
-      support, " (", helpdesk, `, ${data(root, "supportEmail")}).`, ...extra);
-    message.hidden = false;
-  };
-
-  /** Show the buttons that fit the sign-in state. */
-  const sync = () => {
-    const signedIn = root.dataset.signin === "signed-in";
-    /** @param {string} selector @param {boolean} visible */
-    const show = (selector, visible) => {
-      const el = /** @type {HTMLElement | null} */ (root.querySelector(selector));
-      if (el) el.hidden = !visible;
-    };
-    show('[data-action="sign-in"]', !signedIn && root.dataset.signin !== "unavailable");
-    show('[data-action="sign-out"]', signedIn);
-    show(".access-checker__who", signedIn);
-    show(".access-checker__signout", false);
-    show('[data-action="start"]', root.dataset.state === "idle");
-    if (signInButton) signInButton.textContent = root.dataset.signin === "expired" ? data(signInButton, "labelAgain") : signInLabel;
-  };
 
   /** @param {unknown} error */
   const fail = (error) => {
@@ -280,7 +227,7 @@ if (root) {
       if (!settings) return;
       root.dataset.signin = "signing-in";
       delete root.dataset.error;
-      message.hidden = true;
+      clear();
       try {
         await (await signin()).begin(settings);
       } catch (error) {
@@ -339,7 +286,7 @@ if (root) {
       case "sign-out-discard": void api.signOut({ discardDraft: true }); break;
       case "restart":
         delete root.dataset.error;
-        message.hidden = true;
+        clear();
         void show(shown.claims, shown.expires).catch(fail);
         break;
       case "discard": case "forget":
