@@ -74,9 +74,11 @@ def test_header_and_meta_policies_agree(site: Site, docname: str) -> None:
 
 @pytest.mark.parametrize("path", ["/no-such-page.html", "/_static/access-checker/", "/_access_checker/headers.json"])
 def test_every_response_carries_the_headers(site: Site, path: str) -> None:
-    """Error pages, redirects and files too: a header missing on one response is a gap."""
-    widget = next((site.root / "_static" / "access-checker").glob("ui-*/widget.mjs"))
-    for url in (site.url + path, site.url + "/" + str(widget.relative_to(site.root))):
+    """Error pages, redirects and files too: a header missing on one response is a gap. The
+    worker's script matters most: a worker takes its policy from its own response, not the page's."""
+    ui = next((site.root / "_static" / "access-checker").glob("ui-*/"))
+    scripts = [f"{site.url}/{(ui / name).relative_to(site.root)}" for name in ("widget.mjs", "worker.mjs")]
+    for url in (site.url + path, *scripts):
         _, headers, _ = fetch(url)
         assert headers.get("x-content-type-options") == "nosniff", url
         assert headers.get("referrer-policy") == "no-referrer", url

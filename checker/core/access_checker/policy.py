@@ -346,7 +346,7 @@ def load_policy(path: str | Path) -> Policy:
 
 def default_policy_bytes() -> bytes:
     # Imported here: the browser never reads the default (it gets the policy of record), and
-    # importlib.resources took 15 ms of a cold start there (measured).
+    # importlib.resources is a costly import in its cold start.
     from importlib import resources
 
     return resources.files("access_checker").joinpath("policies/ai4os.toml").read_bytes()

@@ -135,8 +135,8 @@ def context_rows(account: Account, policy: Policy) -> list[tuple[str, str]]:
 
 
 def _percent(text: str, safe: str) -> str:
-    # urllib.parse is imported on first use: in the browser it took 7.5 and 52 ms in two cold
-    # starts (measured), and only a submitted form needs it.
+    # urllib.parse is imported on first use: it is a costly import in the browser's cold
+    # start, and only a submitted form needs it.
     from urllib.parse import quote
 
     return quote(text, safe=safe, errors="replace")
