@@ -12,7 +12,7 @@ import unicodedata
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 from hypothesis import assume, event, given
@@ -27,6 +27,7 @@ from access_checker.request import (
     json_filename,
     json_schema,
     mailto_url,
+    outputs,
     summary_text,
     to_json,
     validate_document,
@@ -583,3 +584,9 @@ def test_mailto_fits_with_extreme_names(name: str, email: str) -> None:
     assert request.id in body and "attach" in body
     shown = next(line for line in body.split("\r\n") if line.startswith("Name: "))[len("Name: "):]
     assert shown == name or (shown.endswith("…") and name.startswith(shown[:-1]))
+
+
+@given(st.text(), st.sampled_from(["", "@", "/:@"]))
+def test_percent_encoding_is_urllib_quote(text: str, safe: str) -> None:
+    """The mailto link's encoder is written out (the browser's stdlib leaves urllib.parse out)."""
+    assert outputs._percent(text, safe) == quote(text, safe=safe, errors="replace")

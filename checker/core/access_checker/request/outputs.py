@@ -134,12 +134,16 @@ def context_rows(account: Account, policy: Policy) -> list[tuple[str, str]]:
 # mailto
 
 
-def _percent(text: str, safe: str) -> str:
-    # urllib.parse is imported on first use: it is a costly import in the browser's cold
-    # start, and only a submitted form needs it.
-    from urllib.parse import quote
+# Unreserved characters (RFC 3986): the bytes percent-encoding leaves as they are.
+_UNRESERVED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
-    return quote(text, safe=safe, errors="replace")
+
+def _percent(text: str, safe: str) -> str:
+    # urllib.parse.quote(text, safe, errors="replace"), written out: urllib.parse and the
+    # ipaddress module it loads are large, and the browser's trimmed standard library would
+    # ship them for this alone (tests/unit/test_request_properties.py compares the two).
+    keep = _UNRESERVED.union(safe.encode("ascii"))
+    return "".join(chr(byte) if byte in keep else f"%{byte:02X}" for byte in text.encode("utf-8", "replace"))
 
 
 def _quote(text: str) -> str:

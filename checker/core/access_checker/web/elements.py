@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 # Elements without content or end tag in HTML.
@@ -38,6 +37,10 @@ class El:
         return {"t": self.tag, "a": self.attrs, "c": [c if isinstance(c, str) else c.to_json() for c in self.children]}
 
     def to_html(self) -> str:
+        # Imported here: only the build writes HTML (the worker sends trees), and html loads
+        # html.entities, 97 KB of bytecode that the browser's stdlib would otherwise ship.
+        from html import escape
+
         attrs = "".join(f' {name}="{escape(value, quote=True)}"' if value else f" {name}"
                         for name, value in self.attrs.items())
         if self.tag in _VOID:
