@@ -20,12 +20,12 @@ dirhtml builds need; unknown paths get ``404.html`` when the site has one) under
   root: a precompressed sibling (``<file>.br``, then ``<file>.gz``) when Accept-Encoding allows
   it, as hosts with precompressed assets do. Choosing there, before the 304 check, lets each
   representation have its own ETag.
-- Files without a sibling, of a compressible type, are gzipped on the fly, in a worker thread,
-  once per file version (kept in memory). Compressing per request instead would cost every
-  cold load (every test's fresh browser) the time of compressing Pyodide's 9.6 MB wasm: 1.7 s
-  at gzip level 6 on the shared 2-core test machine, against 0.03 s for the cached body.
-  Writing siblings into the build instead would change the site being served. WebAssembly is
-  compressed as hosts compress application/wasm; zips and wheels are deflated already.
+- The build writes such siblings for every file of ``_static/access-checker/`` (the Pyodide
+  runtime, the wheel, the policy, the widget's modules: ``sphinx_access_checker.compress``).
+  Other files without a sibling, of a compressible type, are gzipped on the fly, in a worker
+  thread, once per file version (kept in memory), as hosts compress pages and styles.
+  Compressing per request instead would cost every cold load (every test's fresh browser) the
+  compressing again; zips and wheels without a sibling are sent as they are.
 - ``ProductionHeaders`` adds the security headers and Cache-Control to every response,
   errors included.
 """

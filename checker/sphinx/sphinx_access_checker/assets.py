@@ -2,14 +2,17 @@
 
 At ``builder-inited`` (HTML builders only) the extension stages, in its cache folder:
 
-- ``runtime-<pyodide version>-<hash>/``: the five Pyodide boot files, verified against the
-  committed SHA-256 list (nothing else of the npm package ships), with the standard library
+- ``runtime-<pyodide version>-<hash>/``: the Pyodide boot files, verified against the
+  committed SHA-256 list (nothing else of the npm package ships; ``pyodide-lock.json`` is
+  verified and read, but not shipped: the page passes its ``info``), with the standard library
   precompiled to bytecode by Pyodide's own interpreter (``pycompile``, cached) unless
   ``access_checker_compile`` is off;
 - ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel, sources plus
   a precompiled ``.pyc`` beside each (the page imports the wheel as it is, with zipimport);
 - ``policy-<policy version>.toml``: the policy file of record, the bytes the docs render from;
 - ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
+
+Each file the page downloads gets ``.br`` and ``.gz`` siblings (``compress``, cached by content).
 
 The staging folder is added to ``html_static_path``, so Sphinx copies it into ``_static/``
 (copying skips files that are already identical); the runtime is copied at build-finished,
@@ -32,7 +35,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 import access_checker
-from sphinx_access_checker import pycompile, wheel
+from sphinx_access_checker import compress, pycompile, wheel
 from sphinx_access_checker.policy_source import get_policy
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ PYODIDE_PINS: Final = HERE / "pyodide-sha256.json"
 UI_SOURCES: Final = HERE / "static"
 HTML_BUILDERS: Final = ("html", "dirhtml")
 PREFIX: Final = "access-checker"
+# Verified and read by the build (the page gets its ``info`` as lockFileContents), never requested.
+UNSERVED: Final = frozenset({"pyodide-lock.json"})
 
 
 @dataclass(frozen=True)
@@ -197,10 +202,13 @@ def stage(app: Sphinx) -> None:
     ui = _stage_ui(node_modules, target_root)
 
     # Only the current generation is copied to the output; older ones stay out of the site.
-    for root, keep in ((target_root, {wheel_path.split("/")[0], policy_name, ui}), (runtime_root, {runtime})):
+    static_keep = {wheel_path.split("/")[0], policy_name, *compress.sibling_names(policy_name), ui}
+    for root, keep in ((target_root, static_keep), (runtime_root, {runtime})):
         for entry in root.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    compress.write_siblings([*compress.originals(runtime_root / runtime, skip=UNSERVED), target_root / wheel_path,
+                             target_root / policy_name, *compress.originals(target_root / ui)], cache)
 
     info = json.loads((package / "pyodide-lock.json").read_text(encoding="utf-8"))["info"]
     base = f"_static/{PREFIX}"
@@ -225,8 +233,11 @@ def copy_runtime(app: Sphinx, exception: Exception | None) -> None:
     name = staged(app.builder.outdir).runtime.rstrip("/").rsplit("/", 1)[1]
     source = Path(app.config.access_checker_cache_dir) / "runtime" / name
     target = Path(app.builder.outdir) / "_static" / PREFIX / name
-    files = [p for p in source.iterdir() if not p.name.startswith(".")]
-    if all((target / p.name).is_file() and (target / p.name).stat().st_size == p.stat().st_size for p in files):
+    # What the page may request, and the precompressed siblings; an older output folder that
+    # has anything else (the lock file, before it stopped shipping) is copied again.
+    files = [p for p in source.iterdir() if not p.name.startswith(".") and p.name not in UNSERVED]
+    present = {p.name: p.stat().st_size for p in target.iterdir()} if target.is_dir() else {}
+    if present == {p.name: p.stat().st_size for p in files}:
         return
     tmp = target.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
