@@ -127,7 +127,7 @@ def check(cache_dir: Path | None) -> None:
         _sizes("staged runtime (python_stdlib.zip compiled to bytecode):", staged_runtime_sizes(html))
     test_seconds = {path: _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path])
                     for path in CHECKED_TESTS}
-    print(f"strict build: {build_seconds:.1f} s (it compiles the runtime when the release is new to the cache)")
+    print(f"strict build: {build_seconds:.1f} s (it compiles and compresses the runtime when the release is new to the cache)")
     for path, seconds in test_seconds.items():
         print(f"{path}: {seconds:.1f} s")
 

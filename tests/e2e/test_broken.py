@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dev.stack import free_port
+from tests.conftest import TEST_CACHE
 from tests.e2e.builds import build, runtime_dir, serve, ui_file, wheel_file
 from tests.e2e.conftest import Site, Watch, state, wait_ready
 from tests.e2e.signin import account_claims, set_faults, sign_in
@@ -58,7 +59,7 @@ def broken(site: Site, browser: Browser, tmp_path_factory: pytest.TempPathFactor
     base = tmp_path_factory.mktemp("broken")
     work = base / "html"
     shutil.copytree(site.root, work)
-    timeout_site = build(base / "timeout" / "html", issuer=site.stack.idp_url, cache=site.root.parent / "cache",
+    timeout_site = build(base / "timeout" / "html", issuer=site.stack.idp_url, cache=TEST_CACHE,
                          extra=("-D", "access_checker_boot_timeout=5"))
     assert 'data-boot-timeout="5"' in (timeout_site / f"{ACCESS}.html").read_text()
     policy = json.loads((timeout_site / "_access_checker" / "headers.json").read_text())["headers"]["Content-Security-Policy"]
@@ -110,13 +111,21 @@ def ends_in_a_specific_message(page: Page, code: str, fragment: str) -> None:
     assert page.locator("[data-action=start]").is_hidden()
 
 
+def _drop_siblings(path: Path) -> None:
+    # The build's .br and .gz copies go too, or the server would send them, intact, in its place.
+    for suffix in (".br", ".gz"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 def delete(path: Path) -> None:
     path.unlink()
+    _drop_siblings(path)
 
 
 def truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+    _drop_siblings(path)
 
 
 BOOT_FAILURES: list[tuple[str, Callable[[Path], Path], Callable[[Path], None], str, str]] = [

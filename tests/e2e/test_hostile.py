@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, Page, Route
 
 from access_checker import default_policy, request
 from dev.stack import free_port, running_stack
+from tests.conftest import TEST_CACHE
 from tests.e2e.builds import build
 from tests.e2e.conftest import Site
 from tests.e2e.hostile import (
@@ -64,7 +65,7 @@ def hostile(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     accounts.write_text(json.dumps(ACCOUNTS, ensure_ascii=False))
     port, idp_port = free_port(), free_port()
     # The session build's cache holds the staged and precompiled runtime: only pages are built.
-    out = build(base / "html", issuer=f"http://127.0.0.1:{idp_port}", cache=site.root.parent / "cache",
+    out = build(base / "html", issuer=f"http://127.0.0.1:{idp_port}", cache=TEST_CACHE,
                 extra=("-D", "access_checker_csp_meta=0"))
     assert 'http-equiv="Content-Security-Policy"' not in (out / f"{ACCESS}.html").read_text()
     with running_stack(out, port=port, idp_port=idp_port, accounts=accounts, csp_override="") as stack:
