@@ -6,7 +6,8 @@ At ``builder-inited`` (HTML builders only) the extension stages, in its cache fo
   committed SHA-256 list (nothing else of the npm package ships; ``pyodide-lock.json`` is
   verified and read, but not shipped: the page passes its ``info``), with the standard library
   precompiled to bytecode by Pyodide's own interpreter (``pycompile``, cached) unless
-  ``access_checker_compile`` is off;
+  ``access_checker_compile`` is off, and trimmed to the modules the checker's worker loads,
+  stored without compression (``stdlib_trim``, cached) unless ``access_checker_trim_stdlib`` is off;
 - ``wheel-<hash>/access_checker-<version>-py3-none-any.whl``: the browser wheel, sources plus
   a precompiled ``.pyc`` beside each (the page imports the wheel as it is, with zipimport);
 - ``policy-<policy version>.toml``: the policy file of record, the bytes the docs render from;
@@ -35,7 +36,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 import access_checker
-from sphinx_access_checker import compress, pycompile, wheel
+from sphinx_access_checker import compress, pycompile, stdlib_trim, wheel
 from sphinx_access_checker.policy_source import get_policy
 
 logger = logging.getLogger(__name__)
@@ -96,11 +97,11 @@ def _check_runtime(node_modules: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _stage_runtime(pins: dict[str, Any], package: Path, target_root: Path, stdlib: Path | None) -> str:
-    """The boot files; ``stdlib`` replaces the npm python_stdlib.zip (precompiled to bytecode)."""
+    """The boot files; ``stdlib`` replaces the npm python_stdlib.zip (compiled to bytecode, trimmed, or both)."""
     sources = {f: package / f for f in pins["files"]}
     if stdlib is not None:
         sources["python_stdlib.zip"] = stdlib
-    # The compiled zip's cache name carries its own content key: no need to hash 4.5 MB again.
+    # That zip's cache name carries its own content key: no need to hash megabytes again.
     flavour = stdlib.stem if stdlib is not None else "stock"
     key = json.dumps([pins["files"], flavour], sort_keys=True).encode()
     name = f"runtime-{pins['version']}-{_short_hash(key)}"
@@ -196,7 +197,15 @@ def stage(app: Sphinx) -> None:
                                              stdlib_sha256=pins["files"]["python_stdlib.zip"])
         except pycompile.CompileError as exc:
             raise ConfigError(str(exc)) from None
-    runtime = _stage_runtime(pins, package, runtime_root, compiled.stdlib if compiled else None)
+    stdlib = compiled.stdlib if compiled else None
+    if config.access_checker_trim_stdlib:
+        # Only the modules the worker loads (stdlib-modules.txt), from the compiled zip or the npm one.
+        try:
+            stdlib = stdlib_trim.trim(stdlib or package / "python_stdlib.zip", cache / "stdlib",
+                                      source_sha256=None if stdlib else pins["files"]["python_stdlib.zip"])
+        except stdlib_trim.TrimError as exc:
+            raise ConfigError(str(exc)) from None
+    runtime = _stage_runtime(pins, package, runtime_root, stdlib)
     wheel_path = _stage_wheel(target_root, compiled.package if compiled else None)
     policy_name, policy_version = _stage_policy(config, target_root)
     ui = _stage_ui(node_modules, target_root)

@@ -39,6 +39,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("node_modules", "node_modules", (str,), "Folder holding the pinned npm packages (relative to conf.py)."),
     Option("cache_dir", ".cache/access-checker", (str,), "Where built assets are cached between builds (relative to conf.py)."),
     Option("compile", True, (bool,), "Precompile the standard library and the checker to bytecode with Pyodide's interpreter."),
+    Option("trim_stdlib", True, (bool,), "Ship only the standard library modules the checker's worker loads "
+           "(stdlib-modules.txt), uncompressed for HTTP compression; False ships all of it."),
     Option("oidc_issuer", DEFAULT_ISSUER, (str,), "OpenID provider issuer URL."),
     Option("oidc_client_id", "", (str,), "Public client id registered for the site; empty hides sign-in."),
     Option("oidc_scopes", "openid profile email", (str,), "Space-separated scopes requested at sign-in."),
