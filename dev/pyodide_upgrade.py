@@ -11,14 +11,18 @@ Every place that names the release, and what this script does there:
   a release without one of them stops the script, since the extension then needs work);
 - Makefile: ``--python-version X.Y`` of the pure-Python wheels tests/pyodide installs into
   Pyodide, from the release's own Python version (``info.python`` in its pyodide-lock.json);
-  when that changes, the wheels are downloaded again.
+  when that changes, the wheels are downloaded again;
+- checker/sphinx/sphinx_access_checker/stdlib-modules.txt: the standard-library modules the
+  site ships, traced again under the new release (``python -m sphinx_access_checker.stdlib_trim
+  --write``), whose start-up may load other modules.
 
 The rest follows from these: the compile step's cache and the staged runtime's folder are
 keyed by the installed version, and bench reads it from node_modules.
 
 Then the checks: a strict build of the site into a temporary folder, the compile step's tests
-(tests/site/test_pycompile.py: bytecode written and imported by the new interpreter) and the
-core suite inside Pyodide (tests/pyodide). The script prints the boot files' sizes before and
+(tests/site/test_pycompile.py: bytecode written and imported by the new interpreter), the
+trimmed stdlib's (tests/site/test_stdlib_trim.py: the checker's session on it) and the core
+suite inside Pyodide (tests/pyodide). The script prints the boot files' sizes before and
 after, the staged runtime's sizes and each check's duration. A failed check leaves the files
 as they are, to look at; running the script with the previous version puts everything back.
 """
@@ -45,7 +49,7 @@ MAKEFILE = REPO / "Makefile"
 WHEELS = REPO / ".cache" / "pyodide-wheels"
 # The Makefile rule that downloads the wheels for tests/pyodide names Pyodide's Python.
 WHEELS_PYTHON = re.compile(r"(--python-version )(\d+\.\d+)\b")
-CHECKED_TESTS = ("tests/site/test_pycompile.py", "tests/pyodide")
+CHECKED_TESTS = ("tests/site/test_pycompile.py", "tests/site/test_stdlib_trim.py", "tests/pyodide")
 
 
 class UpgradeError(Exception):
@@ -132,7 +136,7 @@ def check(cache_dir: Path | None) -> None:
         print(f"{path}: {seconds:.1f} s")
 
 
-def upgrade(version: str) -> None:
+def upgrade(version: str, cache_dir: Path | None = None) -> None:
     pins = json.loads(PINS.read_text())
     before_version = installed_version()
     before = boot_file_sizes(pins["files"])
@@ -150,6 +154,13 @@ def upgrade(version: str) -> None:
         shutil.rmtree(WHEELS, ignore_errors=True)
         _run(["make", "--no-print-directory", str(WHEELS.relative_to(REPO) / ".installed")])
 
+    # The new release's start-up may load other stdlib modules: trace the worker again (this
+    # compiles the new stdlib into the build's cache, which the strict build then reuses).
+    trace = [sys.executable, "-m", "sphinx_access_checker.stdlib_trim", "--write", "--node-modules", str(NODE_MODULES)]
+    if cache_dir is not None:
+        trace += ["--cache-dir", str(cache_dir / "pyc")]
+    _run(trace)
+
     print(f"pyodide {before_version} → {version}; Python {before_python} → {python}; "
           f"wheels for tests/pyodide: Python {old_wheels_python} → {wheels_python}")
     print(f"{PINS.relative_to(REPO)}: {', '.join(changed) or 'no digest'} changed")
@@ -166,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not re.fullmatch(r"\d+\.\d+\.\d+(?:[-.][0-9A-Za-z.]+)?", args.version):
         parser.error(f"{args.version!r} is not an npm version number such as 314.0.8")
     try:
-        upgrade(args.version)
+        upgrade(args.version, args.cache_dir)
         if not args.no_checks:
             check(args.cache_dir)
     except UpgradeError as exc:
