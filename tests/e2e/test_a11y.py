@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e import axe as axe_core
 from tests.e2e.conftest import Site, Watch, state, wait_ready
 from tests.e2e.signin import sign_in
-from tests.e2e.widget import ACCESS, inline_errors
+from tests.e2e.widget import ACCESS, inline_errors, settled
 
 RESULTS: dict[str, list[str]] = {}
 TIMES: dict[str, float] = {}
@@ -147,6 +147,7 @@ def test_each_state_of_the_widget_passes_axe(page: Page, site: Site) -> None:
     assert errors
     axe(page, "form with errors")
     # Focus goes to the first field in error; each message is tied to its field.
+    settled(page)
     assert page.evaluate("document.activeElement.name") == "name"
     untied = page.evaluate("""() => [...document.querySelectorAll('[data-error-for]')].filter(el => el.textContent)
       .filter(el => {
@@ -163,7 +164,7 @@ def test_each_state_of_the_widget_passes_axe(page: Page, site: Site) -> None:
     page.check('[name="features"][value="train"]')
     page.check('[name="accepted_aup"]')
     page.click(".access-checker__form button[type=submit]")
-    assert page.is_visible("[data-outputs]")
+    expect(page.locator("[data-outputs]")).to_be_visible()
     axe(page, "outputs shown")
 
     # The live region told each step as it happened.
@@ -223,6 +224,7 @@ def test_the_request_can_be_made_with_the_keyboard_only(page: Page, site: Site) 
     # Submitting too early: focus lands on the first field in error.
     tab_to(page, "el.type === 'submit'")
     page.keyboard.press("Space")
+    settled(page)
     assert page.evaluate("document.activeElement.name") == "name"
     assert inline_errors(page)["name"] == "Enter your name."
 
@@ -249,7 +251,7 @@ def test_the_request_can_be_made_with_the_keyboard_only(page: Page, site: Site) 
     page.keyboard.press("Space")
 
     assert not inline_errors(page), inline_errors(page)
-    assert page.is_visible("[data-outputs]")
+    expect(page.locator("[data-outputs]")).to_be_visible()
     # Focus moves to the outputs; the download is a keyboard press away.
     assert page.evaluate("document.activeElement.dataset.output") == "helpdesk"
     tab_to(page, "el.dataset.output === 'download'")

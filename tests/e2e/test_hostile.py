@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, expect
 
 from access_checker import default_policy, request
 from dev.stack import free_port, running_stack
@@ -44,7 +44,7 @@ from tests.e2e.hostile import (
 )
 from tests.e2e.signin import open_provider_form, submit_login
 from tests.e2e.watched import Watched, watched_context
-from tests.e2e.widget import ACCESS, form_values, inline_errors, layout, settle, wait_new_document
+from tests.e2e.widget import ACCESS, form_values, inline_errors, layout, settle, settled, wait_new_document
 
 POLICY = default_policy()
 FIELDS = {f.name: f for f in request.form_fields(POLICY)}
@@ -121,6 +121,7 @@ def set_value(page: Page, name: str, js_value: str) -> None:
 
 def submit(page: Page) -> None:
     page.click(".access-checker__form button[type=submit]")
+    settled(page)
 
 
 def expected_errors(page: Page) -> dict[str, str]:
@@ -164,7 +165,7 @@ MAILTO = re.compile(r"^mailto:[A-Za-z0-9._~%@-]+\?subject=[A-Za-z0-9._~%-]*&body
 def outputs_round_trip(page: Page, tmp_path: Path, name: str) -> dict[str, Any]:
     """Download, copy and mailto all hold the same request, well-formed (the JSON file is left
     in ``tmp_path`` for ``cli_validate``)."""
-    assert page.is_visible("[data-outputs]")
+    expect(page.locator("[data-outputs]")).to_be_visible()
     saved, document = download(page, tmp_path, name)
     assert not request.validate_document(document, POLICY)
     req = request.from_document(document, POLICY)

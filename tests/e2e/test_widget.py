@@ -10,6 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import Site, Watch, state, wait_ready
+from tests.e2e.widget import settled
 
 ACCESS = "reference/user-access-levels"
 GOOD = {
@@ -66,6 +67,7 @@ def test_form_errors_then_valid_outputs_match_the_input(page: Page, site: Site, 
     assert "from 0 to 2" in errors["resources.gpus"]
     assert errors["name"] and errors["accepted_aup"]
     # Focus moves to the first field in error, and it is tied to its message.
+    settled(page)
     assert page.evaluate("document.activeElement.name") == "name"
     assert "ac-name-error" in (page.get_attribute("#ac-name", "aria-describedby") or "")
 
@@ -101,6 +103,7 @@ def test_the_draft_survives_a_reload_and_forget_removes_it(page: Page, site: Sit
     assert page.input_value('[name="why"]') == "Line one\nline two of my reason."
     assert page.is_checked('[name="projects"][value="ai4life"]')
     page.click("[data-action=forget]")
+    settled(page)
     assert page.input_value('[name="name"]') == ""
     stored = page.evaluate("Object.keys(localStorage).concat(Object.keys(sessionStorage))")
     assert not [k for k in stored if k.startswith("access-checker:")]

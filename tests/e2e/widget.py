@@ -16,6 +16,12 @@ def settle(page: Page) -> str:
     return str(page.evaluate("window.accessChecker.ready.then(() => 'ready', () => 'error')"))
 
 
+def settled(page: Page) -> None:
+    """Wait until the worker has answered every message the page sent and the page shows it
+    (``window.accessChecker.settled()``): the form's messages arrive a round trip after a key."""
+    page.evaluate("window.accessChecker.settled()")
+
+
 def wait_data(page: Page, name: str, value: str, timeout: float = 30_000) -> None:
     page.wait_for_function("([n, v]) => document.querySelector('[data-access-checker]').dataset[n] === v",
                            arg=[name, value], timeout=timeout)
@@ -41,7 +47,8 @@ def draft_entries(page: Page) -> dict[str, str]:
 
 
 def inline_errors(page: Page) -> dict[str, str]:
-    """Field name -> the message shown next to it (empty fields left out)."""
+    """Field name -> the message shown next to it (empty fields left out), once settled."""
+    settled(page)
     return {k: v for k, v in page.evaluate("""() => Object.fromEntries(
         [...document.querySelectorAll('[data-error-for]')].map(el => [el.dataset.errorFor, el.textContent]))""").items() if v}
 

@@ -54,6 +54,8 @@ export function connect(script, init, hooks) {
   let nextId = 1;
   /** @type {Map<number, { resolve(reply: Reply): void, reject(error: unknown): void, timer: ReturnType<typeof setTimeout> }>} */
   const pending = new Map();
+  /** Each message's reply, settled or not, until it is in. @type {Set<Promise<void>>} */
+  const inflight = new Set();
   /** @type {(python: string) => void} */ let resolveBoot = () => {};
   /** @type {(error: CheckerError) => void} */ let rejectBoot = () => {};
   /** Resolves with where Python took its code from ("bytecode" or "source"). @type {Promise<string>} */
@@ -118,11 +120,21 @@ export function connect(script, init, hooks) {
     send(type, body) {
       if (dead) return Promise.reject(crashed());
       const id = nextId++;
-      return new Promise((resolve, reject) => {
+      /** @type {Promise<Reply>} */
+      const reply = new Promise((resolve, reject) => {
         const timer = setTimeout(() => die(crashed()), REPLY_BOUND_MS);
         pending.set(id, { resolve, reject, timer });
         worker.postMessage(message(type, id, body));
       });
+      const done = reply.then(() => {}, () => {});
+      inflight.add(done);
+      void done.then(() => inflight.delete(done));
+      return reply;
+    },
+    /** Resolves once every message sent so far has its reply applied (or the worker is gone). */
+    settled() {
+      // A task later: the senders' own handlers (applying the replies) have run by then.
+      return Promise.all(inflight).then(() => new Promise((resolve) => { setTimeout(resolve); }));
     },
     /** Stop the worker for good (a restart makes a new one). */
     close() { dead = true; clearTimeout(bootTimer); worker.terminate(); },

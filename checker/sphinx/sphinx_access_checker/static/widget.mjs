@@ -220,6 +220,8 @@ if (root) {
   const api = {
     ready,
     /** @type {Record<string, unknown> | null} */ assessment: null,
+    /** Resolves once the worker has answered every message so far and the page shows it. */
+    settled: () => worker?.settled() ?? Promise.resolve(),
     /** What the start button does: check without signing in. */
     start: () => show(null, 0).catch(fail),
     /** What the sign-in button does: go to the provider (the page navigates away). */
@@ -285,6 +287,8 @@ if (root) {
       case "sign-out-keep": void api.signOut({ discardDraft: false }); break;
       case "sign-out-discard": void api.signOut({ discardDraft: true }); break;
       case "restart":
+        booting = null; // a worker that died while starting left a failed boot behind
+        worker = null;
         delete root.dataset.error;
         clear();
         void show(shown.claims, shown.expires).catch(fail);

@@ -144,6 +144,14 @@ async function boot({ runtime, wheel, policy, lock, settings }) {
   post({ type: "booted", python: mod.code_origin() });
 }
 
+// A policy on this script without 'wasm-unsafe-eval' makes Pyodide wait forever instead of
+// failing (the page's boot bound would end it): say why at once.
+addEventListener("securitypolicyviolation", (/** @type {SecurityPolicyViolationEvent} */ event) => {
+  if (event.blockedURI !== "wasm-eval") return;
+  post({ type: "failed", code: "wasm_blocked", message: "This site's security policy does not allow WebAssembly "
+    + "(its script-src lacks 'wasm-unsafe-eval'), so the Python runtime cannot start." });
+});
+
 addEventListener("message", (/** @type {MessageEvent} */ { data }) => {
   if (data?.type === "init") {
     boot(data).catch((error) => post(error instanceof BootError
