@@ -1,17 +1,25 @@
 """The site the browser benchmarks run against: built like the e2e tests build it, plus the
 baseline pages under ``_bench/``, served by the local stack (``dev/stack.py``).
 
-- ``_bench/bare.html``: boots the site's own Pyodide files (the runtime folder the widget names
-  in ``data-runtime``, and its ``data-stdlib`` when it has one) and runs ``1+1``;
-- ``_bench/stock.html``: the same page on ``_bench/stock/``, a copy of the npm package's boot
-  files as shipped (the stock ``python_stdlib.zip``, sources only).
+- ``_bench/bare-worker.html``: boots the site's own Pyodide files (the runtime folder the widget
+  names in ``data-runtime``, and its ``data-stdlib`` when it has one) in a module Web Worker,
+  with the options the widget's worker gives ``loadPyodide`` (the lock file's contents from
+  ``data-runtime-lock``), and runs ``1+1``;
+- ``_bench/bare.html``: the same on the page's main thread;
+- ``_bench/stock.html``: the main-thread page on ``_bench/stock/``, a copy of the npm package's
+  boot files as shipped (the stock ``python_stdlib.zip``, sources only; no lock contents).
 
 The stock copy gets the runtime's caching headers (``immutable``), so that both are cached alike.
+
+The *reference* site (:func:`prepare_reference`) is a copy of the built site in the runtime
+layout the site had before precompressed siblings and a trimmed standard library: the full
+compiled, deflated stdlib and no ``.br``/``.gz`` siblings. It is served by a second server.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -133,22 +141,29 @@ def _describe_stdlib(root: Path, stdlib_path: str, runtime_path: str, attrs: dic
             "data_stdlib": attrs.get("data-stdlib", ""), "evidence": evidence}
 
 
-def install_bench_pages(root: Path, runtime_path: str, stdlib_path: str) -> None:
+def install_bench_pages(root: Path, runtime_path: str, stdlib_path: str, lock: str) -> None:
     """Copy the bare pages and the stock npm files into the built site (its ``_bench/``)."""
     bench = root / BENCH_DIR
     stock = bench / "stock"
     stock.mkdir(parents=True, exist_ok=True)
     for name in json.loads(PINS.read_text())["files"]:
         shutil.copyfile(PYODIDE_NPM / name, stock / name)
-    shutil.copyfile(BARE_SOURCES / "bare.mjs", bench / "bare.mjs")
+    for script in sorted(BARE_SOURCES.glob("*.mjs")):
+        shutil.copyfile(script, bench / script.name)
     template = (BARE_SOURCES / "bare.html").read_text(encoding="utf-8")
     default_stdlib = runtime_path + "python_stdlib.zip"
-    pages = {
-        "bare.html": (runtime_path, "" if stdlib_path == default_stdlib else stdlib_path),
-        "stock.html": (f"/{BENCH_DIR}/stock/", ""),
+    stdlib = "" if stdlib_path == default_stdlib else stdlib_path
+    pages = {  # thread, runtime folder, stdlib URL, lock file contents
+        "bare.html": ("main", runtime_path, stdlib, lock),
+        "bare-worker.html": ("worker", runtime_path, stdlib, lock),
+        "stock.html": ("main", f"/{BENCH_DIR}/stock/", "", ""),
     }
-    for name, (runtime, stdlib) in pages.items():
-        (bench / name).write_text(template.replace("@RUNTIME@", runtime).replace("@STDLIB@", stdlib), encoding="utf-8")
+    for name, (thread, runtime, stdlib_url, lock_text) in pages.items():
+        filled = {"@THREAD@": thread, "@RUNTIME@": runtime, "@STDLIB@": stdlib_url, "@LOCK@": lock_text}
+        text = template
+        for placeholder, value in filled.items():
+            text = text.replace(placeholder, html.escape(value, quote=True))
+        (bench / name).write_text(text, encoding="utf-8")
     # The stock copy is cached like the site's versioned runtime (a year, immutable): same
     # headers for both, so that only the files differ.
     headers_file = root / "_access_checker" / "headers.json"
@@ -173,6 +188,174 @@ def prepare_site(work: Path, cache: Path, idp_port: int) -> tuple[Site, float]:
         raise BenchError(f"unexpected data-runtime {attrs.get('data-runtime')!r} on the access page")
     stdlib_path = urljoin(access_path, attrs["data-stdlib"]) if attrs.get("data-stdlib") else runtime_path + "python_stdlib.zip"
     stdlib = _describe_stdlib(out, stdlib_path, runtime_path, attrs)
-    install_bench_pages(out, runtime_path, stdlib_path)
+    install_bench_pages(out, runtime_path, stdlib_path, attrs.get("data-runtime-lock", ""))
     log(f"runtime {runtime_path}; stdlib: {stdlib['evidence']}")
     return Site(out, access_path, runtime_path, stdlib_path, stdlib, attrs), seconds
+
+
+# ---- the reference site: the runtime layout before precompression and trimming ----------------
+
+SIBLING_SUFFIXES = (".br", ".gz", ".zst")
+"""Precompressed siblings (``<file>.br`` beside ``<file>``) that a server may send instead."""
+
+
+def zip_layout(path: Path, stock_modules: set[str] | None = None) -> dict[str, Any]:
+    """What a stdlib zip holds: .pyc and .py members, how its files are compressed, and (given
+    the stock zip's modules) whether it covers every one of them as bytecode."""
+    with zipfile.ZipFile(path) as archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    names = {i.filename for i in infos}
+    pyc = {n[:-4] for n in names if n.endswith(".pyc")}
+    py = {n[:-3] for n in names if n.endswith(".py")}
+    deflated = sum(i.compress_type == zipfile.ZIP_DEFLATED for i in infos)
+    stored = sum(i.compress_type == zipfile.ZIP_STORED for i in infos)
+    compression = "deflated" if stored == 0 else "stored" if deflated == 0 else f"mixed ({deflated} deflated, {stored} stored)"
+    layout: dict[str, Any] = {"bytes": path.stat().st_size, "pyc_members": len(pyc), "py_members": len(py),
+                              "compression": compression}
+    if stock_modules is not None:
+        missing = stock_modules - pyc
+        layout["stock_modules_missing"] = len(missing)
+        layout["full_compiled"] = not missing and not py
+    return layout
+
+
+def stock_modules() -> set[str]:
+    with zipfile.ZipFile(PYODIDE_NPM / "python_stdlib.zip") as archive:
+        return {n[:-3] for n in archive.namelist() if n.endswith(".py")}
+
+
+def siblings(root: Path) -> list[str]:
+    """Every precompressed sibling in a built site (paths relative to its root)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.suffix in SIBLING_SUFFIXES and p.with_suffix("").is_file())
+
+
+def site_layout(site: Site) -> dict[str, Any]:
+    """The runtime layout a site ships: its stdlib zip and its precompressed siblings."""
+    served = url_path_to_file(site.root, site.stdlib_path)
+    if served is None:
+        raise BenchError(f"the widget's stdlib {site.stdlib_path} is not in {site.root}")
+    found = siblings(site.root)
+    runtime = site.runtime_path.strip("/")
+    stdlib = zip_layout(served, stock_modules())
+    kind = ("full compiled" if stdlib["full_compiled"] else
+            f"trimmed or partial ({stdlib['pyc_members']} .pyc, {stdlib['stock_modules_missing']} stock modules left out)"
+            if stdlib["pyc_members"] else "sources")
+    runtime_siblings = sorted(name.rsplit("/", 1)[-1] for name in found if name.startswith(runtime + "/"))
+    summary = (f"stdlib {kind}, {stdlib['compression']}, {stdlib['bytes']:,} bytes; "
+               + (f"{len(found)} precompressed siblings ({len(runtime_siblings)} in the runtime folder: "
+                  f"{', '.join(runtime_siblings) or 'none'})" if found else "no precompressed siblings"))
+    return {"stdlib": stdlib, "stdlib_kind": kind, "siblings": len(found), "runtime_siblings": runtime_siblings,
+            "summary": summary}
+
+
+def _deflated(source: Path, target: Path) -> None:
+    """``source`` with every file member deflated, as the previous layout shipped it."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.external_attr = info.external_attr
+            copy.compress_type = zipfile.ZIP_STORED if info.is_dir() else zipfile.ZIP_DEFLATED
+            dst.writestr(copy, src.read(info))
+
+
+def full_compiled_stdlib(cache: Path, work: Path) -> tuple[Path, str]:
+    """The whole standard library compiled by Pyodide's interpreter: (zip, where it came from).
+
+    Looked for in the build's cache (any zip there that holds a ``.pyc`` for every module of
+    the npm ``python_stdlib.zip`` and no source); when the build keeps none (it ships a
+    trimmed one, say), compiled now with the extension's own compiler into ``work``.
+    """
+    modules = stock_modules()
+    for candidate in sorted(cache.rglob("*.zip")):
+        try:
+            if zip_layout(candidate, modules)["full_compiled"]:
+                return candidate, f"the build cache's {candidate.relative_to(cache).as_posix()}"
+        except (zipfile.BadZipFile, OSError):
+            continue
+    import access_checker  # the build's own package, as the extension compiles it
+    from sphinx_access_checker import pycompile
+
+    log("reference: no full compiled stdlib in the build cache; compiling one")
+    pins = json.loads(PINS.read_text())
+    try:
+        compiled = pycompile.compile_all(NODE_MODULES, work / "reference-pyc", Path(access_checker.__file__).resolve().parent,
+                                         stdlib_sha256=pins["files"]["python_stdlib.zip"])
+    except pycompile.CompileError as exc:
+        raise BenchError(f"reference: the full stdlib could not be compiled: {exc}") from None
+    if not zip_layout(compiled.stdlib, modules)["full_compiled"]:
+        raise BenchError(f"reference: the extension's compiler made {compiled.stdlib}, which is not the whole stdlib "
+                         "compiled: the reference layout cannot be built")
+    return compiled.stdlib, "compiled by the bench with the extension's pycompile"
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@dataclass
+class Reference:
+    root: Path
+    layout: dict[str, Any]
+    """What the reference site ships, where its stdlib came from and what was changed."""
+
+
+def prepare_reference(site: Site, cache: Path, work: Path) -> Reference:
+    """A copy of the built site in the previous runtime layout: the full compiled, deflated
+    stdlib in place of the one the widget boots, and no precompressed siblings.
+
+    Works whatever the build ships today: when it already ships that layout, the copy is the
+    same site, and the layout says so (``same_as_site``).
+    """
+    target = work / "reference"
+    shutil.rmtree(target, ignore_errors=True)
+    # Hard links: nothing in the copy is written in place (a changed file is unlinked first).
+    shutil.copytree(site.root, target, copy_function=_link_or_copy)
+    served = url_path_to_file(target, site.stdlib_path)
+    if served is None:
+        raise BenchError(f"reference: the widget's stdlib {site.stdlib_path} is not in the copy")
+    source, origin = full_compiled_stdlib(cache, work)
+    identical_stdlib = _sha256(source) == _sha256(served)
+    served.unlink()
+    if zip_layout(source)["compression"] == "deflated":
+        shutil.copyfile(source, served)
+        made = "as it is"
+    else:
+        _deflated(source, served)
+        made = "re-deflated"
+    removed = siblings(target)
+    for name in removed:
+        (target / name).unlink()
+    reference_site = Site(target, site.access_path, site.runtime_path, site.stdlib_path, site.stdlib, site.attrs)
+    layout = site_layout(reference_site)
+    layout.update({
+        "stdlib_source": f"{origin}, {made}",
+        "siblings_removed": len(removed),
+        "same_as_site": identical_stdlib and not removed and made == "as it is",
+    })
+    layout["summary"] = (f"{layout['summary']} (the stdlib from {layout['stdlib_source']}; "
+                         f"{len(removed)} siblings removed from the copy)")
+    log(f"reference site: {layout['summary']}")
+    return Reference(target, layout)
+
+
+def prime_server(base_url: str, site: Site) -> float:
+    """Ask the server once for every runtime file and the wheel, as a browser would (br, gzip):
+    the local server gzips a file without a sibling on its first request and keeps the result,
+    so that no measured run pays for that. Returns the seconds it took."""
+    import urllib.request
+
+    start = time.perf_counter()
+    runtime = url_path_to_file(site.root, site.runtime_path + "pyodide.mjs")
+    paths = [site.runtime_path + p.name for p in sorted(runtime.parent.iterdir())
+             if p.is_file() and p.suffix not in SIBLING_SUFFIXES and not p.name.startswith(".")] if runtime else []
+    if site.attrs.get("data-wheel"):
+        paths.append(urljoin(site.access_path, site.attrs["data-wheel"]))
+    for path in paths:
+        request = urllib.request.Request(base_url + path, headers={"Accept-Encoding": "br, gzip"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+    return time.perf_counter() - start
