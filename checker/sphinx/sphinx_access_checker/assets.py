@@ -36,7 +36,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 import access_checker
-from sphinx_access_checker import compress, pycompile, stdlib_trim, wheel
+from sphinx_access_checker import compress, pycompile, wheel
 from sphinx_access_checker.policy_source import get_policy
 
 logger = logging.getLogger(__name__)
@@ -200,6 +200,10 @@ def stage(app: Sphinx) -> None:
     stdlib = compiled.stdlib if compiled else None
     if config.access_checker_trim_stdlib:
         # Only the modules the worker loads (stdlib-modules.txt), from the compiled zip or the npm one.
+        # Imported here: stdlib_trim is also a command (python -m), which runpy warns about when
+        # the package has imported it already.
+        from sphinx_access_checker import stdlib_trim
+
         try:
             stdlib = stdlib_trim.trim(stdlib or package / "python_stdlib.zip", cache / "stdlib",
                                       source_sha256=None if stdlib else pins["files"]["python_stdlib.zip"])
