@@ -241,8 +241,13 @@ def ready_targets(data: dict[str, Any], compiled: bool) -> list[Target]:
     names = {"cold": "cold", "reload": "warm, same-tab reload", "newtab": "warm, new tab"}
     for mode in ("reload", "newtab"):
         arms = data.get(mode, {})
+        # The same baseline as the cold rule: the same files booted in a module worker.
         targets.append(Target(f"time to ready, {names[mode]}", median_of(arms.get("widget")),
-                              time_limit(median_of(arms.get("bare"))), "ms", "≤ max(bare × 1.15, bare + 250 ms)"))
+                              time_limit(median_of(arms.get("bare_worker"))), "ms",
+                              "≤ max(worker bare × 1.15, worker bare + 250 ms)"))
+        targets.append(Target(f"time to ready, {names[mode]}, vs the main-thread bare boot", median_of(arms.get("widget")),
+                              time_limit(median_of(arms.get("bare"))), "ms", "≤ max(bare × 1.15, bare + 250 ms)",
+                              hard=False, note="reported beside the rule"))
     signed = data.get("signed_in", {})
     back = median_of(signed.get("back_to_ready"))
     round_trip = median_of(signed.get("round_trip"))
