@@ -97,6 +97,8 @@ def test_messages_show_only_for_fields_left_once(policy: Policy) -> None:
     assert "form" not in page.send("input", values={"email": "x"})["slots"]  # nothing touched: no re-render
     assert errors(page.send("blur", name="email", values={"email": "x"})) == {
         "email": "Enter an e-mail address like name@example.org."}
+    # A key that leaves the messages as they are sends no form: the page would patch nothing.
+    assert "form" not in page.send("input", values={"email": "xy"})["slots"]
     # Typing a valid address clears the message as the reader types.
     assert errors(page.send("input", values={"email": "a@example.org"})) == {}
 

@@ -58,6 +58,7 @@ class Session:
         self.touched: set[str] = set()
         self.request_id = ""
         self.key = 0  # bumped whenever the form starts over: the page builds a new one
+        self._shown: tuple[str, dict[str, str]] = ("", {})  # the form's key and messages last sent
 
     # -- the messages -------------------------------------------------------------------------
     def handle_json(self, text: str) -> str:
@@ -82,7 +83,7 @@ class Session:
                 reply["slots"]["outputs"] = []
                 reply["outputs"] = None
                 if self.touched:
-                    self._render_form(reply)
+                    self._render_form(reply, if_changed=True)
         elif kind == "action" and message.get("action") in ("discard", "forget"):
             self._start_over(reply, forget=message["action"] == "forget")
         else:
@@ -153,7 +154,10 @@ class Session:
                 self.values[name] = self.claims[claim]
         self.key += 1
 
-    def _render_form(self, reply: Reply, errors: dict[str, str] | None = None) -> None:
+    def _render_form(self, reply: Reply, errors: dict[str, str] | None = None, *, if_changed: bool = False) -> None:
+        """The form with the messages of the fields left once. ``if_changed``: only when those
+        messages or the draft changed (the page keeps what the reader typed, so a tree with the
+        same messages would patch nothing: no need to build and send it on every key)."""
         if not self._wants_upgrade():
             reply["slots"]["form"] = []
             reply["draft"] = None
@@ -162,6 +166,9 @@ class Session:
             errors = self._validate().errors
         shown = {name: message for name, message in errors.items() if name in self.touched}
         key = f"{self.request_id}.{self.key}"
+        if if_changed and (key, shown) == self._shown:
+            return
+        self._shown = (key, shown)
         reply["slots"]["form"] = [form_view(self.fields, self.values, shown, self.account, self.policy, key)]
         reply["draft"] = {"subject": self._subject(), "id": self.request_id,
                           "unsaved": "Your draft could not be saved in this browser; keep this tab open."}
