@@ -255,6 +255,14 @@ from access_checker.web.session import code_origin
 report["code_origin"] = code_origin()
 # The file names the compile step gave the code objects: what tracebacks show.
 report["code_files"] = [json.dumps.__code__.co_filename, parse_policy.__code__.co_filename]
+# Docstrings: none in the standard library (compiled as -OO would), the checker's kept; the
+# interpreter itself runs unoptimized.
+import access_checker.policy, dataclasses, email.utils, tomllib
+report["docs"] = {"json": json.__doc__, "json.dumps": json.dumps.__doc__, "tomllib.loads": tomllib.loads.__doc__,
+                  "email.utils.parseaddr": email.utils.parseaddr.__doc__,
+                  "dataclasses.dataclass": dataclasses.dataclass.__doc__,
+                  "access_checker.policy": access_checker.policy.__doc__, "parse_policy": parse_policy.__doc__}
+report["optimize"] = sys.flags.optimize
 json.dumps(report)
 `) + "\n");
 """
@@ -318,6 +326,13 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, package_
     # Code objects keep the names the sources had (stdlib: as zipimport names them; package:
     # its archive path), so that a traceback in the browser names the real module file.
     assert report["code_files"] == [stdlib_zip + "json/__init__.py", "access_checker/policy.py"]
+    # The standard library's pycs carry no docstrings (STDLIB_OPTIMIZE = 2), and they load:
+    # zipimport takes a sourceless .pyc whatever level wrote it. The checker's keep theirs.
+    docs = report["docs"]
+    ours_docs = [docs.pop("access_checker.policy"), docs.pop("parse_policy")]
+    assert all(isinstance(doc, str) and doc.strip() for doc in ours_docs), ours_docs
+    assert docs == dict.fromkeys(docs), docs
+    assert report["optimize"] == 0
     # Tracebacks through the package show its source lines, read from the wheel.
     ours = [(file, line) for file, line in report["frames"] if file.endswith("access_checker/policy.py")]
     assert ours, report["frames"]

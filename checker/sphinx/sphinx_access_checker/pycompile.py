@@ -5,7 +5,9 @@ Compiled once at build time, it boots in well under half the time:
 
 - the stdlib zip gets a sourceless ``.pyc`` in place of each ``.py`` (``json/__init__.pyc``):
   zipimport looks for ``<name>.pyc`` beside the package folders, never in ``__pycache__``, and
-  imports it without compiling; it replaces ``python_stdlib.zip`` in the site's runtime folder;
+  imports it without compiling; it replaces ``python_stdlib.zip`` in the site's runtime folder.
+  These are compiled as ``python -OO`` would, without docstrings and asserts (see
+  ``compile_in_pyodide.STDLIB_OPTIMIZE``);
 - the checker package gets ``<name>.pyc`` beside each source, in the wheel, which the page
   puts on ``sys.path`` as it is (zipimport: no unpacking, no directory scans; ready about
   110 ms sooner on a cold start than installing it into site-packages, measured). The wheel
