@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import shutil
+import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
 import pytest
-from sphinx.errors import ConfigError
+from sphinx.errors import ConfigError, ExtensionError
+from sphinx.testing.util import SphinxTestApp
 
 from sphinx_access_checker import assets, compress
 from tests.conftest import NODE_MODULES, TEST_CACHE
-from tests.site.conftest import BuildFn
+from tests.site.conftest import BuildFn, write_project
 
 BOOT_FILES = {"pyodide.asm.mjs", "pyodide.asm.wasm", "pyodide.mjs", "python_stdlib.zip"}
 SUFFIXES = (".br", ".gz")
@@ -80,18 +84,27 @@ def test_the_zips_are_stored_so_that_http_compression_works_across_their_files(b
     assert "access_checker/policy.py" in names and "access_checker/policy.pyc" in names
 
 
+def _entries(store: Path) -> dict[str, int]:
+    return {p.relative_to(store).as_posix(): p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()}
+
+
 def test_a_clean_build_with_a_warm_cache_compresses_nothing(make_app: BuildFn, monkeypatch: pytest.MonkeyPatch) -> None:
     first = make_app("html")
     store = TEST_CACHE / compress.FOLDER
-    entries = {p.name: p.stat().st_mtime_ns for p in store.iterdir()}
+    entries = _entries(store)
+    assert {e.split("/")[0] for e in entries} == {"runtime", "static"}
 
     def refuse(suffix: str, data: bytes) -> bytes:
         raise AssertionError(f"compressed {len(data)} bytes ({suffix}) again")
 
+    def no_thread(work: compress.Siblings) -> None:
+        raise AssertionError(f"a compression thread started for {work.missing} files")
+
     monkeypatch.setattr(compress, "encode", refuse)
+    monkeypatch.setattr(assets, "RuntimeCompression", no_thread)
     shutil.rmtree(first.outdir)
     again = make_app("html", freshenv=True)
-    assert {p.name: p.stat().st_mtime_ns for p in store.iterdir()} == entries
+    assert _entries(store) == entries
     for path in _served(Path(again.outdir)):
         _assert_exact_siblings(path)
 
@@ -139,8 +152,184 @@ def test_siblings_are_cached_by_content_and_unchanged_files_are_not_even_read(
     compress.write_siblings(files, cache)
     assert sorted(s for s, _ in calls) == [".br", ".gz"]
     _assert_exact_siblings(files[0])
-    store = cache / compress.FOLDER
+    store = cache / compress.FOLDER / "default"
     assert len([p for p in store.iterdir() if p.name != compress.INDEX]) == 2 * len(files)
+
+
+def _slow_encode_meeting(monkeypatch: pytest.MonkeyPatch, parties: int) -> None:
+    """compress.encode waits, on its first call per input, until ``parties`` inputs are being compressed."""
+    barrier, lock, seen = threading.Barrier(parties, timeout=30), threading.Lock(), set()
+    real = compress.encode
+
+    def meeting(suffix: str, data: bytes) -> bytes:
+        with lock:
+            first = data not in seen
+            seen.add(data)
+        if first:
+            barrier.wait()
+        return real(suffix, data)
+
+    monkeypatch.setattr(compress, "encode", meeting)
+
+
+def test_two_groups_share_a_cache_and_keep_each_others_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    runtime, static = tmp_path / "runtime", tmp_path / "static"
+    runtime.mkdir()
+    static.mkdir()
+    ours, theirs = runtime / "pyodide.mjs", static / "widget.mjs"
+    ours.write_text("export const runtime = 1;\n" * 100)
+    theirs.write_text("export const widget = 1;\n" * 100)
+    compress.write_siblings([ours], cache, group="runtime")
+    compress.write_siblings([theirs], cache, group="static")
+    store = cache / compress.FOLDER
+    static_entries = _entries(store / "static")
+    assert len(static_entries) == 3  # .br, .gz, index.json
+
+    # A call for one group removes that group's unused entries only, and keeps the other's index.
+    ours.write_text("export const runtime = 2;\n" * 100)
+    compress.write_siblings([ours], cache, group="runtime")
+    assert _entries(store / "static") == static_entries
+    assert len(_entries(store / "runtime")) == 3
+    compress.write_siblings([theirs], cache, group="static")  # nothing to do: not even the index changes
+    assert _entries(store / "static") == static_entries
+
+    # Both at once, as a build does (the runtime in a thread, the small files in the build's own):
+    # each compresses while the other is compressing, and neither loses the other's work.
+    ours.write_text("export const runtime = 3;\n" * 100)
+    theirs.write_text("export const widget = 3;\n" * 100)
+    _slow_encode_meeting(monkeypatch, parties=2)
+    work = compress.Siblings([ours], cache, group="runtime")
+    assert work.missing == 1
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            work.complete()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    compress.write_siblings([theirs], cache, group="static")
+    thread.join(60)
+    assert not thread.is_alive() and not errors
+    for path in (ours, theirs):
+        _assert_exact_siblings(path)
+    for group, path in (("runtime", ours), ("static", theirs)):
+        index = json.loads((store / group / compress.INDEX).read_text())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert [entry["sha256"] for entry in index.values()] == [digest]
+        assert sorted(_entries(store / group)) == sorted([compress.INDEX, f"{digest}.br", f"{digest}.gz"])
+
+
+def test_a_cache_of_the_single_folder_layout_is_adopted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, path = tmp_path / "cache", tmp_path / "pyodide.mjs"
+    path.write_text("export {};\n" * 100)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    flat = cache / compress.FOLDER
+    flat.mkdir(parents=True)
+    (flat / f"{digest}.br").write_bytes(compress.brotli_bytes(data))
+    (flat / f"{digest}.gz").write_bytes(compress.gzip_bytes(data))
+    (flat / compress.INDEX).write_text("{}")
+    monkeypatch.setattr(compress, "encode", lambda suffix, data: pytest.fail("compressed again"))
+    compress.adopt_flat_layout(cache, ("runtime", "static"))
+    assert sorted(p.name for p in flat.iterdir()) == ["runtime", "static"]
+    compress.write_siblings([path], cache, group="runtime")
+    _assert_exact_siblings(path)
+
+
+ColdFn = Callable[[str], tuple[Path, Path]]
+
+
+@pytest.fixture
+def cold(make_app: BuildFn, tmp_path: Path) -> ColdFn:
+    """A project whose cache (a copy of the test builds') lacks the compressed copies of one
+    runtime file; returns the project's folder and that file, staged."""
+    make_app("html")  # the test builds' cache, complete
+
+    def project(name: str) -> tuple[Path, Path]:
+        cache = shutil.copytree(TEST_CACHE, tmp_path / "cache")
+        staged = next((cache / "runtime").glob(f"runtime-*/{name}"))
+        digest = hashlib.sha256(staged.read_bytes()).hexdigest()
+        for suffix in SUFFIXES:
+            compress.sibling(staged, suffix).unlink()
+            (cache / compress.FOLDER / assets.RUNTIME_GROUP / f"{digest}{suffix}").unlink()
+        write_project(tmp_path / "cold", extra_conf=f"access_checker_cache_dir = {str(cache)!r}\n")
+        return tmp_path / "cold", staged
+
+    return project
+
+
+def _cold_app(src: Path, **kwargs: object) -> SphinxTestApp:
+    """The app, built up to builder-inited, where the extension stages and starts compressing."""
+    return SphinxTestApp("html", srcdir=src, builddir=src.parent / "cold-build", **kwargs)  # type: ignore[arg-type]
+
+
+# pyodide.mjs: an npm boot file, which the thread starts on before the compile step;
+# python_stdlib.zip: made by the build, handed to the thread once staged.
+@pytest.mark.parametrize("name", ["pyodide.mjs", "python_stdlib.zip"])
+def test_the_runtime_is_compressed_while_sphinx_builds_the_pages(
+    cold: ColdFn, name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src, staged = cold(name)
+    pages_read = threading.Event()
+
+    def after_the_pages_are_read(suffix: str, data: bytes) -> bytes:
+        # Compressing before the build reads its pages would wait here in vain: the reading
+        # starts only when builder-inited is over.
+        if not pages_read.wait(30):
+            raise AssertionError("the runtime was compressed before Sphinx read the pages, not beside it")
+        # A fast setting, still a real brotli stream: the siblings must decompress to the file.
+        return bytes(brotli.compress(data, quality=1)) if suffix == ".br" else compress.gzip_bytes(data)
+
+    monkeypatch.setattr(compress, "encode", after_the_pages_are_read)
+    app = _cold_app(src)
+    try:
+        assert not compress.sibling(staged, ".br").exists()  # builder-inited is over; brotli is not
+        app.connect("env-updated", lambda app, env: pages_read.set())
+        app.build()
+        assert app.statuscode == 0
+        log = app.status.getvalue()
+        assert "compressing the runtime with brotli and gzip in the background while Sphinx builds the pages" in log
+        assert "compressed the runtime (brotli 11, gzip 9) in" in log
+        served = next((Path(app.outdir) / "_static" / "access-checker").glob(f"runtime-*/{name}"))
+        _assert_exact_siblings(served)
+        _assert_exact_siblings(staged)
+        assert str(app.outdir) not in assets._COMPRESSING
+    finally:
+        app.cleanup()
+
+
+def test_an_error_in_the_compression_thread_fails_the_build_with_its_message(
+    cold: ColdFn, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src, mjs = cold("pyodide.mjs")
+
+    def disk_full(suffix: str, data: bytes) -> bytes:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(compress, "encode", disk_full)
+    app = _cold_app(src)
+    try:
+        with pytest.raises(ExtensionError, match=r"compressing the runtime failed: OSError: \[Errno 28\] No space left on device"):
+            app.build()
+        assert not compress.sibling(mjs, ".br").exists()
+        assert not list((Path(app.outdir) / "_static" / "access-checker").glob("runtime-*"))
+    finally:
+        app.cleanup()
+
+
+def test_with_parallel_workers_the_runtime_is_compressed_before_any_fork(cold: ColdFn) -> None:
+    """Sphinx forks its workers after builder-inited: no thread may be running then."""
+    src, mjs = cold("pyodide.mjs")
+    app = _cold_app(src, parallel=2)
+    try:
+        assert str(app.outdir) not in assets._COMPRESSING
+        _assert_exact_siblings(mjs)  # written during builder-inited
+    finally:
+        app.cleanup()
 
 
 def test_a_failed_compression_leaves_no_entry_and_no_sibling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +343,7 @@ def test_a_failed_compression_leaves_no_entry_and_no_sibling(tmp_path: Path, mon
     monkeypatch.setattr(compress, "brotli_bytes", killed)
     with pytest.raises(KeyboardInterrupt):
         compress.write_siblings([path], cache)
-    store = cache / compress.FOLDER
+    store = cache / compress.FOLDER / "default"
     assert not [p for p in store.iterdir() if p.suffix == ".br" or p.name.startswith(".")]
     assert not compress.sibling(path, ".br").exists()
     monkeypatch.undo()

@@ -14,6 +14,10 @@ At ``builder-inited`` (HTML builders only) the extension stages, in its cache fo
 - ``ui-<hash>/``: the widget's own small JS and CSS, and the pinned oauth4webapi module.
 
 Each file the page downloads gets ``.br`` and ``.gz`` siblings (``compress``, cached by content).
+The small files' siblings are written at once. The runtime's, when the cache lacks some (about
+a minute of brotli on a cold cache), are written by a thread that starts with builder-inited
+and goes on while the compile step runs and Sphinx reads and writes the pages; build-finished
+waits for it before it copies the runtime (:class:`RuntimeCompression`).
 
 The staging folder is added to ``html_static_path``, so Sphinx copies it into ``_static/``
 (copying skips files that are already identical); the runtime is copied at build-finished,
@@ -25,14 +29,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
-from sphinx.errors import ConfigError
+from sphinx.errors import ConfigError, ExtensionError
 from sphinx.util import logging
 
 import access_checker
@@ -48,6 +55,10 @@ HTML_BUILDERS: Final = ("html", "dirhtml")
 PREFIX: Final = "access-checker"
 # Verified and read by the build (the page gets its ``info`` as lockFileContents), never requested.
 UNSERVED: Final = frozenset({"pyodide-lock.json"})
+# The compression cache's groups (compress.Siblings): the runtime's, compressed in the
+# background, and the small files', compressed at once. Each keeps to its own entries.
+RUNTIME_GROUP: Final = "runtime"
+STATIC_GROUP: Final = "static"
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,90 @@ class Assets:
 # Keyed by output folder: visitors and page hooks get the builder, not the application, and
 # parallel writers are forked after builder-inited, so they inherit this mapping.
 STAGED: dict[str, Assets] = {}
+
+
+class RuntimeCompression:
+    """The runtime's siblings, compressed in a thread while the build goes on.
+
+    Sphinx reads and writes in one thread, so on a cold cache a second core sits idle while
+    brotli works through the WebAssembly file (about a minute). The thread uses it, from the
+    start of builder-inited: it first compresses the npm boot files as they are in
+    ``node_modules`` (``head_start``; the staged copies have the same bytes), while the compile
+    step runs Pyodide in Node; then, once the runtime is staged, it takes the plan for the
+    staged folder (:meth:`hand`), compresses what is still missing (the standard library zip)
+    and places every sibling. Build-finished waits for it (:meth:`wait`), before it copies the
+    runtime. An exception in the thread is kept and raised by :meth:`wait`: the build fails
+    with its message.
+
+    Nothing else uses what the thread writes: the ``runtime`` group of the compression cache
+    (the small files are the ``static`` group) and the siblings in the runtime's staging
+    folder, which Sphinx never copies (the runtime is copied by build-finished, after waiting).
+
+    Not used when Sphinx runs in parallel (``-j N``): it forks its reading and writing
+    processes after builder-inited, and a fork copies into the child, still held, any lock
+    that the thread holds at that moment (a module it is importing, a file object it is
+    writing, a C library's own), where no thread will ever release it. The children have no
+    reason to touch what the thread uses, but proving that for every lock is not worth it:
+    with ``-j`` the cores are Sphinx's anyway. So the runtime is then compressed at once,
+    before any fork, as the small files always are.
+
+    The thread is a daemon: a build that fails or is interrupted does not wait for brotli to
+    finish (its temporary files are hidden and later cleaned up; no entry is ever half
+    written). A later build with the same cache in the same process waits for it first.
+    """
+
+    def __init__(self, head_start: list[Path], cache: Path) -> None:
+        self.head_start = head_start
+        self.cache = cache
+        self.started = time.perf_counter()
+        self.error: BaseException | None = None
+        self._plan: queue.SimpleQueue[compress.Siblings | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="access-checker-compress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self.head_start:
+                compress.fill(self.head_start, self.cache, group=RUNTIME_GROUP)
+            work = self._plan.get()
+            if work is not None:
+                work.complete()
+        except BaseException as exc:  # kept, and raised in the build's own thread by wait()
+            self.error = exc
+
+    def hand(self, work: compress.Siblings | None) -> None:
+        """The plan for the staged runtime; None when staging failed (the thread then ends)."""
+        self._plan.put(work)
+
+    def join(self) -> None:
+        """Block until the thread is done, whatever the outcome."""
+        self._thread.join()
+
+    def wait(self) -> None:
+        """Block until the siblings are written; raise what the thread raised, as a build error."""
+        waited = time.perf_counter()
+        self.join()
+        if self.error is not None:
+            raise ExtensionError(f"access-checker: compressing the runtime failed: {type(self.error).__name__}: "
+                                 f"{self.error}", modname=__name__) from self.error
+        now = time.perf_counter()
+        logger.info("access-checker: compressed the runtime (brotli 11, gzip 9) in %.1f s beside the build, "
+                    "which waited %.1f s for it at its end; cached in %s",
+                    now - self.started, now - waited, self.cache / compress.FOLDER / RUNTIME_GROUP)
+
+
+# Running compressions, keyed by output folder (copy_runtime waits for its build's own).
+_COMPRESSING: dict[str, tuple[Path, RuntimeCompression]] = {}
+
+
+def _wait_for_earlier(cache: Path, outdir: str) -> None:
+    """An earlier build in this process that failed before build-finished may have left its
+    thread running: wait for it before using the same cache or output folder (its error was
+    that build's to report)."""
+    for key, (other_cache, job) in list(_COMPRESSING.items()):
+        if other_cache == cache or key == outdir:
+            del _COMPRESSING[key]
+            job.join()
 
 
 def _short_hash(data: bytes) -> str:
@@ -170,26 +265,12 @@ def _stage_policy(config: Config, target_root: Path) -> tuple[str, str]:
     return name, policy.version
 
 
-def stage(app: Sphinx) -> None:
-    """builder-inited: stage the assets and put the small ones on ``html_static_path``."""
-    if app.builder.name not in HTML_BUILDERS:
-        return
-    config = app.config
-    cache = Path(config.access_checker_cache_dir)
-    static_root = cache / "static"
-    target_root = static_root / PREFIX
-    target_root.mkdir(parents=True, exist_ok=True)
-    runtime_root = cache / "runtime"
-    runtime_root.mkdir(parents=True, exist_ok=True)
+def _stage_files(config: Config, pins: dict[str, Any], package: Path, cache: Path) -> tuple[str, str, str, str, str]:
+    """Compile, trim and stage everything; returns the runtime folder's name, the wheel's path,
+    the policy's file name and version, and the ui folder's name."""
     node_modules = Path(config.access_checker_node_modules)
-
-    # Checked before the compile step. A missing or stale npm install is the reader's set-up,
-    # not a bug: one line with the command to run, rather than Sphinx's crash report (which
-    # it prints for any exception, and which asks the reader to report the error to Sphinx).
-    try:
-        pins, package = _check_runtime(node_modules)
-    except ConfigError as exc:
-        raise SystemExit(f"sphinx-access-checker: {exc}") from None
+    target_root = cache / "static" / PREFIX
+    runtime_root = cache / "runtime"
     compiled = None
     if config.access_checker_compile:
         try:
@@ -220,12 +301,67 @@ def stage(app: Sphinx) -> None:
         for entry in root.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    compress.write_siblings([*compress.originals(runtime_root / runtime, skip=UNSERVED), target_root / wheel_path,
-                             target_root / policy_name, *compress.originals(target_root / ui)], cache)
+    return runtime, wheel_path, policy_name, policy_version, ui
+
+
+def stage(app: Sphinx) -> None:
+    """builder-inited: stage the assets and put the small ones on ``html_static_path``."""
+    if app.builder.name not in HTML_BUILDERS:
+        return
+    config = app.config
+    cache = Path(config.access_checker_cache_dir)
+    static_root = cache / "static"
+    target_root = static_root / PREFIX
+    target_root.mkdir(parents=True, exist_ok=True)
+    runtime_root = cache / "runtime"
+    runtime_root.mkdir(parents=True, exist_ok=True)
+    node_modules = Path(config.access_checker_node_modules)
+    outdir = str(app.builder.outdir)
+    _wait_for_earlier(cache, outdir)
+
+    # Checked before the compile step. A missing or stale npm install is the reader's set-up,
+    # not a bug: one line with the command to run, rather than Sphinx's crash report (which
+    # it prints for any exception, and which asks the reader to report the error to Sphinx).
+    try:
+        pins, package = _check_runtime(node_modules)
+    except ConfigError as exc:
+        raise SystemExit(f"sphinx-access-checker: {exc}") from None
+    compress.adopt_flat_layout(cache, (RUNTIME_GROUP, STATIC_GROUP))
+
+    # The npm boot files that every runtime ships as they are: when the cache lacks their
+    # compressed copies (looked up by their pinned digests), brotli starts on them now, in the
+    # background, while the compile step below runs (see RuntimeCompression).
+    boot_files = {name: digest for name, digest in pins["files"].items()
+                  if name not in UNSERVED and name != "python_stdlib.zip"}
+    background = None
+    if app.parallel <= 1 and not compress.cached(boot_files.values(), cache, group=RUNTIME_GROUP):
+        background = RuntimeCompression([package / name for name in sorted(boot_files)], cache)
+        _COMPRESSING[outdir] = (cache, background)
+    try:
+        runtime, wheel_path, policy_name, policy_version, ui = _stage_files(config, pins, package, cache)
+        runtime_work = compress.Siblings(compress.originals(runtime_root / runtime, skip=UNSERVED), cache,
+                                         group=RUNTIME_GROUP)
+    except BaseException:
+        if background is not None:
+            background.hand(None)
+        raise
+    if background is None and runtime_work.missing and app.parallel <= 1:
+        background = RuntimeCompression([], cache)  # only the standard library (or another staged file) changed
+        _COMPRESSING[outdir] = (cache, background)
+    if background is not None:
+        logger.info("access-checker: compressing the runtime with brotli and gzip in the background while Sphinx "
+                    "builds the pages (once: the results are cached)")
+        background.hand(runtime_work)
+    else:
+        compress.finish(runtime_work)  # with -j, or from the cache (nothing to compress)
+    # Sphinx copies these with html_static_path, before build-finished: written now (a second
+    # or two on a cold cache).
+    compress.write_siblings([target_root / wheel_path, target_root / policy_name, *compress.originals(target_root / ui)],
+                            cache, group=STATIC_GROUP)
 
     info = json.loads((package / "pyodide-lock.json").read_text(encoding="utf-8"))["info"]
     base = f"_static/{PREFIX}"
-    STAGED[str(app.builder.outdir)] = Assets(
+    STAGED[outdir] = Assets(
         runtime=f"{base}/{runtime}/", wheel=f"{base}/{wheel_path}", policy=f"{base}/{policy_name}",
         policy_version=policy_version, ui=f"{base}/{ui}/",
         lock=json.dumps({"info": info, "packages": {}}, sort_keys=True, separators=(",", ":")),
@@ -242,7 +378,10 @@ def copy_runtime(app: Sphinx, exception: Exception | None) -> None:
     exists with the right files needs no comparison and no copy.
     """
     if exception is not None or app.builder.name not in HTML_BUILDERS:
-        return
+        return  # a compression still running is waited for by the next build (_wait_for_earlier)
+    running = _COMPRESSING.pop(str(app.builder.outdir), None)
+    if running is not None:
+        running[1].wait()
     name = staged(app.builder.outdir).runtime.rstrip("/").rsplit("/", 1)[1]
     source = Path(app.config.access_checker_cache_dir) / "runtime" / name
     target = Path(app.builder.outdir) / "_static" / PREFIX / name

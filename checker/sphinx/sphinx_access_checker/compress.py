@@ -11,16 +11,26 @@ A host that does not simply serves the plain files, which stay in place.
 - **Deterministic.** Brotli at quality 11 (the pinned ``brotli`` package) and gzip at level 9
   with no file name and a zero timestamp: the same input gives the same bytes in every build,
   so parallel and repeated builds write the same site byte for byte.
-- **Cached by content.** The outputs live in ``<cache>/compressed/<sha256 of the input>.br``
-  (and ``.gz``); a rebuild, even a clean one into an empty output folder, copies from there and
-  never compresses again. Entries that the current build does not use are removed, as the
-  staging area keeps only the current generation of each asset.
-- **Not rehashed.** ``index.json`` in that folder remembers each input's size, mtime and
+- **Cached by content.** The outputs live in ``<cache>/compressed/<group>/<sha256 of the
+  input>.br`` (and ``.gz``); a rebuild, even a clean one into an empty output folder, copies
+  from there and never compresses again. Entries that the current build does not use are
+  removed, as the staging area keeps only the current generation of each asset.
+- **In groups.** Each caller names its group (the build has two: ``runtime``, compressed in
+  the background, and ``static``), which owns its folder, its index and its clean-up: two
+  calls for two groups, even at the same time in two threads, never remove or forget each
+  other's entries.
+- **Not rehashed.** ``index.json`` in a group's folder remembers each input's size, mtime and
   SHA-256, and the siblings' sizes and mtimes: when none changed, a build only stats the files.
 - **Atomic.** Every file is written under a temporary name and renamed, so a build that is
   killed leaves no truncated entry in the cache, and no truncated sibling beside a file.
 - **In parallel.** Brotli and zlib release the GIL, so the misses are compressed in threads,
   the largest first; the WebAssembly file's brotli is the long pole.
+- **In steps.** :class:`Siblings` first finds out what is missing (it stats the files and
+  hashes the changed ones), then :meth:`Siblings.complete` does the rest, so that a caller can
+  run the long part elsewhere, and only when there is one (``assets.RuntimeCompression``: in a
+  thread while Sphinx builds the pages). :func:`fill` compresses files into a group's cache
+  ahead of the :class:`Siblings` that will want them (the npm boot files, before the runtime
+  is staged). :func:`write_siblings` plans and completes at once.
 """
 
 from __future__ import annotations
@@ -30,7 +40,9 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +59,8 @@ CODINGS: Final = ((".br", "br"), (".gz", "gzip"))
 FOLDER: Final = "compressed"
 INDEX: Final = "index.json"
 STALE_SECONDS: Final = 3600
+# An entry of the layout before groups, directly in FOLDER: <sha256>.br or <sha256>.gz.
+_FLAT_ENTRY: Final = re.compile(r"[0-9a-f]{64}\.(br|gz)")
 
 
 def brotli_bytes(data: bytes) -> bytes:
@@ -81,8 +95,13 @@ def originals(folder: Path, skip: Iterable[str] = ()) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and not p.name.endswith(suffixes) and p.name not in left_out)
 
 
+def _tmp(target: Path) -> Path:
+    # Hidden (the clean-up spares young hidden files), and unique to this process and thread.
+    return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def _write_atomically(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _tmp(target)
     try:
         tmp.write_bytes(data)
         tmp.replace(target)
@@ -92,7 +111,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 def _place(entry: Path, target: Path) -> None:
     """``target`` becomes a copy of ``entry`` (a hard link where the file system allows)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _tmp(target)
     tmp.unlink(missing_ok=True)
     try:
         try:
@@ -128,64 +147,157 @@ def _load_index(path: Path) -> dict[str, dict[str, object]]:
     return data if isinstance(data, dict) else {}
 
 
-def write_siblings(files: Sequence[Path], cache_dir: Path) -> list[Path]:
-    """Write ``<file>.br`` and ``<file>.gz`` beside each of ``files``; returns the siblings.
+def _compress_into(store: Path, missing: dict[tuple[str, str], bytes]) -> None:
+    """Write ``<store>/<digest><suffix>`` for each (digest, suffix) of ``missing``, in threads."""
+    # Largest input first, brotli before gzip: the long jobs start at once.
+    jobs = sorted(missing, key=lambda job: (-len(missing[job]), job[1] != ".br"))
 
-    Compresses only what ``<cache_dir>/compressed`` does not hold yet, and removes the entries
-    there that none of ``files`` uses.
-    """
-    store = cache_dir / FOLDER
+    def run(job: tuple[str, str]) -> None:
+        digest, suffix = job
+        _write_atomically(store / f"{digest}{suffix}", encode(suffix, missing[job]))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(run, jobs))
+
+
+def _store(cache_dir: Path, group: str) -> Path:
+    if not group or group.startswith(".") or "/" in group or "\\" in group:
+        raise ValueError(f"a group is a plain folder name, not {group!r}")
+    return cache_dir / FOLDER / group
+
+
+def cached(digests: Iterable[str], cache_dir: Path, *, group: str) -> bool:
+    """Whether the group's cache holds every compressed copy of inputs with these SHA-256 digests."""
+    store = _store(cache_dir, group)
+    return all((store / f"{digest}{suffix}").is_file() for digest in digests for suffix, _ in CODINGS)
+
+
+def fill(paths: Sequence[Path], cache_dir: Path, *, group: str) -> None:
+    """Put the compressed copies of ``paths`` in the group's cache, and nothing else: a head
+    start for a :class:`Siblings` of the same group that will ask for the same bytes (its
+    :meth:`~Siblings.complete` then only copies them). Entries are named by the digest of what
+    was read, never by what a caller expected the file to hold."""
+    store = _store(cache_dir, group)
     store.mkdir(parents=True, exist_ok=True)
-    index_path = store / INDEX
-    index = _load_index(index_path)
-    new_index: dict[str, dict[str, object]] = {}
-    todo: list[tuple[Path, str, bytes]] = []  # (file, digest, bytes) whose siblings must be placed
-    for path in files:
-        key = _index_key(path, cache_dir)
-        known = index.get(key)
-        siblings = {suffix: _stat(sibling(path, suffix)) for suffix, _ in CODINGS}
-        if isinstance(known, dict) and all(siblings.values()) and known.get("siblings") == siblings \
-                and known.get("stat") == _stat(path):
-            new_index[key] = known
-            continue
+    missing: dict[tuple[str, str], bytes] = {}
+    for path in paths:
         data = path.read_bytes()
-        todo.append((path, hashlib.sha256(data).hexdigest(), data))
-
-    missing = {(digest, suffix): data for _, digest, data in todo for suffix, _ in CODINGS
-               if not (store / f"{digest}{suffix}").is_file()}
+        digest = hashlib.sha256(data).hexdigest()
+        missing.update({(digest, suffix): data for suffix, _ in CODINGS if not (store / f"{digest}{suffix}").is_file()})
     if missing:
-        started = time.perf_counter()
-        logger.info("access-checker: compressing %d files with brotli and gzip, once (the results are cached)",
-                    len({digest for digest, _ in missing}))
-        # Largest input first, brotli before gzip: the long jobs start at once.
-        jobs = sorted(missing, key=lambda job: (-len(missing[job]), job[1] != ".br"))
+        _compress_into(store, missing)
 
-        def run(job: tuple[str, str]) -> None:
-            digest, suffix = job
-            _write_atomically(store / f"{digest}{suffix}", encode(suffix, missing[job]))
 
-        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-            list(pool.map(run, jobs))
+class Siblings:
+    """``<file>.br`` and ``<file>.gz`` beside each of ``files``, from the cache of one group.
+
+    Creating it only looks: it stats ``files``, reads and hashes those its group's index does
+    not know in their current state, and finds which outputs ``<cache_dir>/compressed/<group>``
+    lacks (:attr:`missing`). :meth:`complete` compresses those, places the siblings, writes
+    the group's index and removes the group's entries that none of ``files`` uses. The other
+    groups' folders are never touched, so calls for two groups may run at the same time.
+    """
+
+    def __init__(self, files: Sequence[Path], cache_dir: Path, *, group: str) -> None:
+        self.files = list(files)
+        self.cache_dir = cache_dir
+        self.store = _store(cache_dir, group)
+        self.store.mkdir(parents=True, exist_ok=True)
+        self._index = _load_index(self.store / INDEX)
+        self._kept: dict[str, dict[str, object]] = {}
+        self._todo: list[tuple[Path, str]] = []  # (file, digest) whose siblings must be placed
+        inputs: dict[str, bytes] = {}
+        for path in self.files:
+            key = _index_key(path, cache_dir)
+            known = self._index.get(key)
+            siblings = {suffix: _stat(sibling(path, suffix)) for suffix, _ in CODINGS}
+            if isinstance(known, dict) and all(siblings.values()) and known.get("siblings") == siblings \
+                    and known.get("stat") == _stat(path):
+                self._kept[key] = known
+                continue
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            self._todo.append((path, digest))
+            inputs[digest] = data
+        self._missing = {(digest, suffix): data for digest, data in inputs.items() for suffix, _ in CODINGS
+                         if not (self.store / f"{digest}{suffix}").is_file()}
+        self.seconds = 0.0
+        """How long :meth:`complete` spent compressing."""
+
+    @property
+    def missing(self) -> int:
+        """How many of the files need compressing (0: :meth:`complete` only copies from the cache)."""
+        return len({digest for digest, _ in self._missing})
+
+    def complete(self) -> list[Path]:
+        """Compress what is missing, place every sibling, keep the group's cache tidy; returns the siblings."""
+        store = self.store
+        # What fill() has put in the cache since this was planned is not compressed twice.
+        self._missing = {job: data for job, data in self._missing.items() if not (store / "".join(job)).is_file()}
+        if self._missing:
+            started = time.perf_counter()
+            _compress_into(store, self._missing)
+            self._missing = {}
+            self.seconds = time.perf_counter() - started
+
+        new_index = dict(self._kept)
+        for path, digest in self._todo:
+            for suffix, _ in CODINGS:
+                _place(store / f"{digest}{suffix}", sibling(path, suffix))
+            new_index[_index_key(path, self.cache_dir)] = {
+                "stat": _stat(path), "sha256": digest,
+                "siblings": {suffix: _stat(sibling(path, suffix)) for suffix, _ in CODINGS},
+            }
+
+        used = {f"{entry['sha256']}{suffix}" for entry in new_index.values() for suffix, _ in CODINGS}
+        now = time.time()
+        for entry in store.iterdir():
+            if entry.name == INDEX or entry.name in used:
+                continue
+            # A hidden file is a temporary one: another build's work in progress, or a killed build's.
+            with contextlib.suppress(OSError):
+                if not entry.name.startswith(".") or now - entry.stat().st_mtime > STALE_SECONDS:
+                    entry.unlink()
+        if new_index != self._index:
+            _write_atomically(store / INDEX, json.dumps(new_index, indent=1, sort_keys=True).encode())
+        return [sibling(path, suffix) for path in self.files for suffix, _ in CODINGS]
+
+
+def write_siblings(files: Sequence[Path], cache_dir: Path, *, group: str = "default") -> list[Path]:
+    """Write ``<file>.br`` and ``<file>.gz`` beside each of ``files`` now; returns the siblings.
+
+    Compresses only what ``<cache_dir>/compressed/<group>`` does not hold yet, and removes the
+    entries there that none of ``files`` uses (see :class:`Siblings`).
+    """
+    return finish(Siblings(files, cache_dir, group=group))
+
+
+def finish(work: Siblings) -> list[Path]:
+    """:meth:`Siblings.complete` in the caller's thread, saying so when it compresses."""
+    count = work.missing
+    if count:
+        logger.info("access-checker: compressing %d files with brotli and gzip, once (the results are cached)", count)
+    siblings = work.complete()
+    if count:
         logger.info("access-checker: compressed %d files (brotli 11, gzip 9) in %.1f s; cached in %s",
-                    len({digest for digest, _ in missing}), time.perf_counter() - started, store)
+                    count, work.seconds, work.store)
+    return siblings
 
-    for path, digest, _ in todo:
-        for suffix, _ in CODINGS:
-            _place(store / f"{digest}{suffix}", sibling(path, suffix))
-        new_index[_index_key(path, cache_dir)] = {
-            "stat": _stat(path), "sha256": digest,
-            "siblings": {suffix: _stat(sibling(path, suffix)) for suffix, _ in CODINGS},
-        }
 
-    used = {f"{entry['sha256']}{suffix}" for entry in new_index.values() for suffix, _ in CODINGS}
-    now = time.time()
-    for entry in store.iterdir():
-        if entry.name == INDEX or entry.name in used:
-            continue
-        # A hidden file is a temporary one: another build's work in progress, or a killed build's.
-        with contextlib.suppress(OSError):
-            if not entry.name.startswith(".") or now - entry.stat().st_mtime > STALE_SECONDS:
-                entry.unlink()
-    if new_index != index:
-        _write_atomically(index_path, json.dumps(new_index, indent=1, sort_keys=True).encode())
-    return [sibling(path, suffix) for path in files for suffix, _ in CODINGS]
+def adopt_flat_layout(cache_dir: Path, groups: Iterable[str]) -> None:
+    """Entries of the layout before groups (``<cache>/compressed/<sha256>.br``) move into the
+    folder of each of ``groups``, so that a cache from an older build is not compressed again;
+    each group's next clean-up drops what it does not use. Call it before any :class:`Siblings`
+    of ``cache_dir`` exists."""
+    root = cache_dir / FOLDER
+    if not root.is_dir():
+        return
+    flat = [p for p in root.iterdir() if p.is_file() and (_FLAT_ENTRY.fullmatch(p.name) or p.name == INDEX)]
+    for path in flat:
+        if path.name != INDEX:
+            for group in groups:
+                target = root / group / path.name
+                target.parent.mkdir(exist_ok=True)
+                if not target.exists():
+                    _place(path, target)
+        path.unlink(missing_ok=True)
