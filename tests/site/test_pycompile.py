@@ -46,7 +46,7 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Compiled:
-    """The stdlib and the checker package, compiled together in one Node run."""
+    """The stdlib and the checker package, compiled together (two Node runs side by side)."""
     require_node(NODE_MODULES)
     result = compile_all(tmp_path_factory.mktemp("cache-a"), package_dir)
     assert result.report is not None and {"stdlib", "package"} <= result.report.keys()
@@ -89,6 +89,8 @@ def test_every_stdlib_pyc_is_pyodides_and_unchecked(compiled: Compiled, magic: b
     pycs = _stdlib_pycs(compiled.stdlib)
     assert compiled.report is not None
     assert len(pycs) == len(py) == compiled.report["stdlib"]["compiled"] > 500
+    assert compiled.report["stdlib"]["debug_ranges"] is False
+    assert compiled.report["package"]["debug_ranges"] is True
     assert not compiled.report["stdlib"]["kept_source"]
     bad = [n for n, data in pycs.items() if data[:4] != magic or data[4:8] != UNCHECKED_HASH]
     assert not bad, f"{len(bad)} pycs with another magic number or flags, e.g. {bad[:5]}"
@@ -251,6 +253,10 @@ try:
     parse_policy(b"version = [", "broken.toml")
 except PolicyError as error:
     report["frames"] = [[f.filename, f.line] for f in traceback.extract_tb(error.__traceback__)]
+    # Through the standard library too (tomllib's error, which PolicyError replaces), which has
+    # no sources here: line numbers, no columns.
+    report["stdlib_frames"] = [[f.filename, f.lineno, f.colno] for f in
+                               traceback.extract_tb(error.__context__.__traceback__) if "tomllib" in f.filename]
 from access_checker.web.session import code_origin
 report["code_origin"] = code_origin()
 # The file names the compile step gave the code objects: what tracebacks show.
@@ -263,6 +269,10 @@ report["docs"] = {"json": json.__doc__, "json.dumps": json.dumps.__doc__, "tomll
                   "dataclasses.dataclass": dataclasses.dataclass.__doc__,
                   "access_checker.policy": access_checker.policy.__doc__, "parse_policy": parse_policy.__doc__}
 report["optimize"] = sys.flags.optimize
+# Column positions (the ^^^^ under a source line): none in the stdlib, which ships no sources.
+def has_columns(code):
+    return any(column is not None for _, _, column, _ in code.co_positions())
+report["columns"] = {"json.dumps": has_columns(json.dumps.__code__), "parse_policy": has_columns(parse_policy.__code__)}
 json.dumps(report)
 `) + "\n");
 """
@@ -333,6 +343,12 @@ def test_pyodide_imports_the_bytecode(compiled: Compiled, magic: bytes, package_
     assert all(isinstance(doc, str) and doc.strip() for doc in ours_docs), ours_docs
     assert docs == dict.fromkeys(docs), docs
     assert report["optimize"] == 0
+    # Nor column positions (compiled with PYTHONNODEBUGRANGES); line numbers stay. The
+    # checker's keep theirs, for the carets under its source lines in tracebacks.
+    assert report["columns"] == {"json.dumps": False, "parse_policy": True}
+    assert report["stdlib_frames"], report["frames"]
+    for file, lineno, colno in report["stdlib_frames"]:
+        assert file.startswith(stdlib_zip) and lineno > 0 and colno is None, (file, lineno, colno)
     # Tracebacks through the package show its source lines, read from the wheel.
     ours = [(file, line) for file, line in report["frames"] if file.endswith("access_checker/policy.py")]
     assert ours, report["frames"]

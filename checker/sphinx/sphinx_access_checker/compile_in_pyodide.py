@@ -18,10 +18,15 @@ and modes, and a fixed hash seed set by ``pycompile.mjs``):
   ``__pycache__``. Code objects are named ``/lib/python3XY.zip/<member>.py``, the name they
   get when zipimport compiles the source, so tracebacks read the same. Other members are
   copied unchanged. Compiled at optimization level 2 (:data:`STDLIB_OPTIMIZE`: no docstrings,
-  no ``assert``), as ``python -OO`` would.
+  no ``assert``), as ``python -OO`` would, and without column positions (the interpreter runs
+  with ``PYTHONNODEBUGRANGES``, see :func:`debug_ranges`).
 - package: a stored zip of ``<name>/<path>.pyc``, one beside each listed source, at level 0
-  (:data:`PACKAGE_OPTIMIZE`: the checker keeps its docstrings and its ``assert`` statements).
-  Code objects are named ``<name>/<path>.py``.
+  (:data:`PACKAGE_OPTIMIZE`: the checker keeps its docstrings and its ``assert`` statements)
+  and with column positions. Code objects are named ``<name>/<path>.py``.
+
+So a job holds one of the two: ``pycompile.mjs`` starts the interpreter with or without
+``PYTHONNODEBUGRANGES`` (``--no-debug-ranges``), and :func:`run` refuses a job whose kind
+does not match how it was started.
 
 The pycs are hash-based and unchecked: the loader never reads the source to validate them,
 because zip members carry no real mtimes and nothing in the browser edits the sources.
@@ -83,6 +88,7 @@ class Job(TypedDict, total=False):
 
 
 class StdlibReport(TypedDict):
+    debug_ranges: bool
     compiled: int
     copied: int
     kept_source: list[str]
@@ -92,6 +98,7 @@ class StdlibReport(TypedDict):
 
 
 class PackageReport(TypedDict):
+    debug_ranges: bool
     compiled: int
     seconds: float
 
@@ -153,7 +160,7 @@ def compile_package(job: PackageJob, work: Path, scratch: Path) -> PackageReport
         except py_compile.PyCompileError as error:
             raise JobError(_syntax_error(error, dfile)) from None
     _write_zip(members, work / job["target"], deflate=False)
-    return {"compiled": len(members), "seconds": round(time.perf_counter() - started, 2)}
+    return {"debug_ranges": debug_ranges(), "compiled": len(members), "seconds": round(time.perf_counter() - started, 2)}
 
 
 def compile_stdlib(job: StdlibJob, work: Path, scratch: Path) -> StdlibReport:
@@ -184,22 +191,38 @@ def compile_stdlib(job: StdlibJob, work: Path, scratch: Path) -> StdlibReport:
             members[name] = data
     _write_zip(members, target, deflate=True)
     return {
-        "compiled": compiled, "copied": copied, "kept_source": kept_source,
+        "debug_ranges": debug_ranges(), "compiled": compiled, "copied": copied, "kept_source": kept_source,
         "bytes_in": source_zip.stat().st_size, "bytes_out": target.stat().st_size,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
 
+def debug_ranges() -> bool:
+    """Whether this interpreter writes column positions into the code objects it compiles.
+
+    They serve one purpose: the ``^^^^`` under the part of a source line that failed, in a
+    traceback. A traceback shows them only beside the source line, and the browser's standard
+    library ships no sources, so there they are dead weight: a quarter of its bytecode under
+    brotli (834 KB with them, 626 KB without). Line numbers stay. ``PYTHONNODEBUGRANGES`` (or
+    ``-X no_debug_ranges``) turns them off for the whole interpreter, which is why the stdlib
+    and the package, which ships its sources and keeps them, are compiled in two runs.
+    """
+    return any(column is not None for _, _, column, _ in compile("x", "<probe>", "eval").co_positions())
+
+
 def run(work: Path) -> Report:
     job: Job = json.loads((work / JOB_FILE).read_text())
+    ranges = debug_ranges()
+    if "stdlib" in job and ranges:
+        raise JobError("the standard library is compiled without column positions: run this job with "
+                       "`pycompile.mjs --no-debug-ranges` (PYTHONNODEBUGRANGES)")
+    if "package" in job and not ranges:
+        raise JobError("the package keeps its column positions: run this job without --no-debug-ranges")
     report: Report = {
         "python": sys.version.split()[0], "magic": MAGIC_NUMBER.hex(), "cache_tag": sys.implementation.cache_tag,
     }
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        # The package first: compiling leaves interpreter state behind that can change how
-        # later code objects are marshalled, and the package is also compiled alone (when
-        # only its sources changed), so it must see the same state in both cases.
         if "package" in job:
             report["package"] = compile_package(job["package"], work, scratch)
         if "stdlib" in job:

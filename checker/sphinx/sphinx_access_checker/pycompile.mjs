@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs one Python file with Pyodide's own interpreter, under Node:
 //
-//   node pycompile.mjs PYODIDE_DIR SCRIPT WORK_DIR
+//   node pycompile.mjs [--no-debug-ranges] PYODIDE_DIR SCRIPT WORK_DIR
 //
+// --no-debug-ranges starts Python with PYTHONNODEBUGRANGES: code objects it compiles carry no
+// column positions (compile_in_pyodide.py: debug_ranges, and why the stdlib is compiled so).
 // pycompile.py starts it with SCRIPT = compile_in_pyodide.py (the compile job; see there
 // for what it does and why it must run in Pyodide). WORK_DIR, a host folder with the job's
 // inputs, is mounted inside Pyodide at /work; SCRIPT runs as __main__ with
@@ -25,7 +27,9 @@ function fail(message, code = 1) {
 
 async function main() {
   const args = process.argv.slice(2);
-  if (args.length !== 3) fail(`usage: node ${ME} PYODIDE_DIR SCRIPT WORK_DIR`, 2);
+  const noDebugRanges = args[0] === "--no-debug-ranges";
+  if (noDebugRanges) args.shift();
+  if (args.length !== 3) fail(`usage: node ${ME} [--no-debug-ranges] PYODIDE_DIR SCRIPT WORK_DIR`, 2);
   const [pyodideDir, script, workDir] = args.map((arg) => path.resolve(arg));
   const entry = path.join(pyodideDir, "pyodide.mjs");
   if (!fs.existsSync(entry)) fail(`${entry} is missing: install the npm package pyodide first (npm ci)`);
@@ -38,7 +42,10 @@ async function main() {
     indexURL: pyodideDir + path.sep,
     // A fixed hash seed: set and frozenset constants are marshalled in hash order, so a
     // random seed would give other pyc bytes on every run.
-    env: { HOME: "/home/pyodide", PYTHONDONTWRITEBYTECODE: "1", PYTHONHASHSEED: "0" },
+    env: {
+      HOME: "/home/pyodide", PYTHONDONTWRITEBYTECODE: "1", PYTHONHASHSEED: "0",
+      ...(noDebugRanges ? { PYTHONNODEBUGRANGES: "1" } : {}),
+    },
     stdout: toStderr,
     stderr: toStderr,
   });

@@ -7,17 +7,19 @@ Compiled once at build time, it boots in well under half the time:
   zipimport looks for ``<name>.pyc`` beside the package folders, never in ``__pycache__``, and
   imports it without compiling; it replaces ``python_stdlib.zip`` in the site's runtime folder.
   These are compiled as ``python -OO`` would, without docstrings and asserts (see
-  ``compile_in_pyodide.STDLIB_OPTIMIZE``);
+  ``compile_in_pyodide.STDLIB_OPTIMIZE``), and without column positions (``debug_ranges``);
 - the checker package gets ``<name>.pyc`` beside each source, in the wheel, which the page
   puts on ``sys.path`` as it is (zipimport: no unpacking, no directory scans; ready about
   110 ms sooner on a cold start than installing it into site-packages, measured). The wheel
   keeps the ``.py`` files, so tracebacks show source lines; a CPython that installs the wheel
   finds the ``.py`` first and ignores the foreign bytecode.
 
-The compiling happens in ``compile_in_pyodide.py``, run by ``pycompile.mjs`` (Node, one
-Pyodide boot of ≈2.5 s for both jobs). This module plans the job, runs it, and caches the
-results under the cache folder, keyed by the Pyodide version, a digest of the inputs and of
-those two files; unchanged inputs do not run Node at all.
+The compiling happens in ``compile_in_pyodide.py``, run by ``pycompile.mjs`` (Node, a
+Pyodide boot of ≈2.5 s). The stdlib and the package are compiled in two runs, side by side,
+because the stdlib's interpreter omits column positions (``--no-debug-ranges``) and the
+package's keeps them. This module plans the jobs, runs them, and caches the results under the
+cache folder, keyed by the Pyodide version, a digest of the inputs and of those two files;
+unchanged inputs do not run Node at all.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -108,11 +111,12 @@ def _node(node_modules: Path) -> str:
     return node
 
 
-def _run(node_modules: Path, job: Job, work: Path) -> Report:
+def _run(node: str, node_modules: Path, job: Job, work: Path) -> Report:
     """Run the compile job on the work folder (inputs in place); returns its report."""
-    node = _node(node_modules)
     (work / JOB_FILE).write_text(json.dumps(job))
-    command = [node, str(RUNNER), str(node_modules / "pyodide"), str(JOB_SCRIPT), str(work)]
+    # The stdlib without column positions: compile_in_pyodide.debug_ranges says why.
+    flags = ["--no-debug-ranges"] if "stdlib" in job else []
+    command = [node, str(RUNNER), *flags, str(node_modules / "pyodide"), str(JOB_SCRIPT), str(work)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:
@@ -144,7 +148,8 @@ def _prune(keep: Path, pattern: str) -> None:
 
 
 def compile_all(node_modules: Path, cache_dir: Path, package_dir: Path, *, stdlib_sha256: str) -> Compiled:
-    """The compiled stdlib zip and the package's pycs (for the wheel), in at most one Node run.
+    """The compiled stdlib zip and the package's pycs (for the wheel), in at most two Node runs
+    (one for each, at the same time).
 
     ``stdlib_sha256`` is the pinned digest of the npm ``python_stdlib.zip``: the source of
     what ships is checked as the other runtime files are. Archive paths of the pycs start
@@ -176,22 +181,34 @@ def compile_all(node_modules: Path, cache_dir: Path, package_dir: Path, *, stdli
         cache_dir.mkdir(parents=True, exist_ok=True)
         # Inside the cache folder, so that finished outputs move into place atomically.
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".pycompile-") as tmp:
-            work = Path(tmp)
-            job: Job = {}
+            runs: list[tuple[Job, Path]] = []
             if not package_entry.is_file():
+                work = Path(tmp) / "package"
                 for rel in files:
                     (work / "package" / rel).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(package_dir / rel, work / "package" / rel)
-                job["package"] = {"name": name, "root": "package", "files": files, "target": "package.zip"}
+                runs.append(({"package": {"name": name, "root": "package", "files": files, "target": "package.zip"}},
+                             work))
             if not stdlib_entry.is_file():
+                work = Path(tmp) / "stdlib"
+                work.mkdir()
                 shutil.copyfile(stock, work / "python_stdlib.zip")
-                job["stdlib"] = {"source": "python_stdlib.zip", "target": "stdlib.zip"}
-            report = _run(node_modules, job, work)
-            for kind, entry, pattern in (("package", package_entry, f"package-{name}-*.zip"),
-                                         ("stdlib", stdlib_entry, "stdlib-*.zip")):
-                if kind in job:
-                    (work / f"{kind}.zip").replace(entry)
-                    _prune(entry, pattern)
+                runs.append(({"stdlib": {"source": "python_stdlib.zip", "target": "stdlib.zip"}}, work))
+            node = _node(node_modules)
+            with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+                reports = list(pool.map(lambda run: _run(node, node_modules, *run), runs))
+            report = reports[0]
+            for other in reports[1:]:
+                if "package" in other:
+                    report["package"] = other["package"]
+                if "stdlib" in other:
+                    report["stdlib"] = other["stdlib"]
+            for job, work in runs:
+                for kind, entry, pattern in (("package", package_entry, f"package-{name}-*.zip"),
+                                             ("stdlib", stdlib_entry, "stdlib-*.zip")):
+                    if kind in job:
+                        (work / f"{kind}.zip").replace(entry)
+                        _prune(entry, pattern)
 
     with zipfile.ZipFile(package_entry) as archive:
         package = {member: archive.read(member) for member in archive.namelist()}
