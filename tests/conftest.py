@@ -21,19 +21,39 @@ DEMO_CLIENT_ID = "ai4os-docs-demo"
 TEST_CACHE = Path(os.environ.get("ACCESS_CHECKER_TEST_CACHE") or REPO / ".cache" / "test-builds")
 
 
+def doctrees_of(outdir: Path) -> Path:
+    """Where :func:`sphinx_build` keeps a build's doctrees and pickled environment: beside the
+    output, not in it (the epub builder packs every file of its output)."""
+    return outdir.parent / f"{outdir.name}.doctrees"
+
+
 def sphinx_build(
     srcdir: Path, outdir: Path, *, builder: str = "html", env: dict[str, str] | None = None,
-    extra: tuple[str, ...] = (), cache: Path | None = None,
+    extra: tuple[str, ...] = (), cache: Path | None = None, read_by: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The strict build, as maintainers run it, in a subprocess (its own Sphinx process)."""
+    """The strict build, as maintainers run it, in a subprocess (its own Sphinx process).
+
+    ``read_by``: the output folder of an earlier build of the same sources whose doctrees this
+    build starts from (a copy), so that Sphinx writes every page without reading them again, as
+    ``make html latexpdf`` and Read the Docs do with their shared doctrees folder. Only for
+    builds that read the sources as that one did: the same ``srcdir`` and ``html_baseurl`` (the
+    ``access-checker`` directive writes it into the fallback as it reads the page, and Sphinx
+    does not read again when it changes); other values may differ (builder, ``-D`` options of the
+    extension, the demo sign-in's environment), and a changed source is read again as usual.
+    """
+    if read_by is not None:
+        if any("html_baseurl" in arg for arg in extra) or (env or {}).get("READTHEDOCS_CANONICAL_URL"):
+            raise ValueError("a build with another html_baseurl reads the sources itself (read_by=None)")
+        # Beside the output (as here), or inside it (as the plain `sphinx-build -b html . _build/html`).
+        inside = read_by / ".doctrees"
+        shutil.copytree(inside if inside.is_dir() else doctrees_of(read_by), doctrees_of(outdir))
     overrides = [
         "-D", f"access_checker_node_modules={NODE_MODULES}",
         "-D", f"access_checker_cache_dir={cache or TEST_CACHE}",
     ]
     return subprocess.run(
-        # Doctrees beside the output, not in it: the epub builder packs every file of its output.
         [sys.executable, "-m", "sphinx", "-n", "-W", "--keep-going", "-b", builder, *overrides, *extra,
-         "-d", str(outdir.parent / f"{outdir.name}.doctrees"), str(srcdir), str(outdir)],
+         "-d", str(doctrees_of(outdir)), str(srcdir), str(outdir)],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600, check=False,
     )
 
@@ -82,7 +102,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real site, built strictly once per session into a temporary folder."""
+    """The real site, built strictly once per session into a temporary folder.
+
+    The other builds of the real docs with the same sources and ``html_baseurl`` (the browser
+    tests' site, the hostile one, the other builders) start from its doctrees (``read_by``):
+    the sources are read once per session.
+    """
     out = tmp_path_factory.mktemp("site") / "html"
     result = sphinx_build(REPO, out)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -17,10 +17,11 @@ from tests.conftest import DEMO_CLIENT_ID, REPO, sphinx_build
 SERVER = REPO / "dev" / "serve.py"
 
 
-def build(out: Path, *, issuer: str, cache: Path, extra: Sequence[str] = ()) -> Path:
-    """The strict build of the real docs for the demo client of ``issuer``; fails the test if it fails."""
+def build(out: Path, *, issuer: str, cache: Path, extra: Sequence[str] = (), read_by: Path | None = None) -> Path:
+    """The strict build of the real docs for the demo client of ``issuer``; fails the test if it fails.
+    ``read_by``: start from that build's doctrees (``tests.conftest.sphinx_build``)."""
     env = {"ACCESS_CHECKER_OIDC_ISSUER": issuer, "ACCESS_CHECKER_OIDC_CLIENT_ID": DEMO_CLIENT_ID}
-    result = sphinx_build(REPO, out, env=env, cache=cache, extra=tuple(extra))
+    result = sphinx_build(REPO, out, env=env, cache=cache, extra=tuple(extra), read_by=read_by)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return out
 

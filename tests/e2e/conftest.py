@@ -49,12 +49,14 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The real site configured for the demo sign-in (as ``make serve`` builds it), served by the
+    local stack. Built from the session build's doctrees: the sources are read once per session."""
     port, idp_port = free_port(), free_port()
     out = tmp_path_factory.mktemp("e2e") / "html"
     env = {"ACCESS_CHECKER_OIDC_ISSUER": f"http://127.0.0.1:{idp_port}",
            "ACCESS_CHECKER_OIDC_CLIENT_ID": os.environ.get("E2E_CLIENT_ID", DEMO_CLIENT_ID)}
-    result = sphinx_build(REPO, out, env=env)
+    result = sphinx_build(REPO, out, env=env, read_by=built_site)
     assert result.returncode == 0, result.stderr[-3000:]
     with running_stack(out, port=port, idp_port=idp_port, test_controls=True) as stack:
         yield Site(out, stack)

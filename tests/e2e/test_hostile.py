@@ -64,9 +64,10 @@ def hostile(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     accounts = base / "hostile_accounts.json"
     accounts.write_text(json.dumps(ACCOUNTS, ensure_ascii=False))
     port, idp_port = free_port(), free_port()
-    # The session build's cache holds the staged and precompiled runtime: only pages are built.
+    # The session build's cache holds the staged and precompiled runtime, and its doctrees the
+    # read sources: only pages are written.
     out = build(base / "html", issuer=f"http://127.0.0.1:{idp_port}", cache=TEST_CACHE,
-                extra=("-D", "access_checker_csp_meta=0"))
+                extra=("-D", "access_checker_csp_meta=0"), read_by=site.root)
     assert 'http-equiv="Content-Security-Policy"' not in (out / f"{ACCESS}.html").read_text()
     with running_stack(out, port=port, idp_port=idp_port, accounts=accounts, csp_override="") as stack:
         yield Site(out, stack)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sphinx.testing.util import SphinxTestApp
 
 from access_checker.policy import Policy, load_policy
-from tests.conftest import NODE_MODULES, REPO, TEST_CACHE
+from tests.conftest import NODE_MODULES, REPO, TEST_CACHE, copy_site
 
 DEFAULT_POLICY = REPO / "checker/core/access_checker/policies/ai4os.toml"
 
@@ -67,3 +71,35 @@ def make_app(tmp_path: Path) -> Iterator[BuildFn]:
     yield build
     for app in apps:
         app.cleanup()
+
+
+@dataclass
+class Clone:
+    """A clone of the repository as a maintainer has it, built with the README's plain command."""
+
+    src: Path
+    first: subprocess.CompletedProcess[str]  # the first build, from nothing but the seeded cache
+
+    @property
+    def out(self) -> Path:
+        return self.src / "_build" / "html"
+
+    def plain_build(self) -> subprocess.CompletedProcess[str]:
+        """``sphinx-build -b html . _build/html`` in the clone, as the README runs it (incremental after the first)."""
+        return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
+                              cwd=self.src, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="session")
+def clone(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Clone:
+    """The docs' sources in a folder of their own, after `pip install -r requirements.txt` (which
+    `make setup` runs too) and `npm ci`, built once with the plain command. Only the extension's
+    cache is seeded (from the session build's, which ``built_site`` has filled), to skip the
+    compile. A test that edits a page here builds it again; one that must leave the clone as it
+    was puts the page back with its old modification time, so Sphinx does not read it again."""
+    src = copy_site(tmp_path_factory.mktemp("clone") / "src")
+    (src / "node_modules").symlink_to(NODE_MODULES)
+    shutil.copytree(TEST_CACHE, src / ".cache" / "access-checker")
+    made = Clone(src, subprocess.CompletedProcess([], 0))
+    made.first = made.plain_build()
+    return made

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +13,8 @@ from sphinx.errors import ConfigError, SphinxError
 
 import access_checker
 from access_checker.policy import load_policy
-from tests.conftest import NODE_MODULES, TEST_CACHE, copy_site
-from tests.site.conftest import DEFAULT_POLICY, BuildFn, write_project
+from tests.conftest import TEST_CACHE, copy_site
+from tests.site.conftest import DEFAULT_POLICY, BuildFn, Clone, write_project
 
 
 def _html(app: object, docname: str) -> str:
@@ -176,17 +175,13 @@ def test_an_incremental_build_does_not_copy_the_runtime_again(make_app: BuildFn)
     assert wasm.stat().st_mtime_ns == before
 
 
-def test_the_plain_sphinx_build_of_a_clone_builds_the_site(tmp_path: Path) -> None:
+def test_the_plain_sphinx_build_of_a_clone_builds_the_site(clone: Clone) -> None:
     # README: `sphinx-build -b html . _build/html` after `pip install -r requirements.txt` (which
-    # `make setup` runs too) and `npm ci`. Only the extension's cache is seeded, to skip the compile.
-    src = copy_site(tmp_path / "src")
-    (src / "node_modules").symlink_to(NODE_MODULES)
-    shutil.copytree(TEST_CACHE, src / ".cache" / "access-checker")
-    result = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
-                            cwd=src, capture_output=True, text=True, timeout=300, check=False)
+    # `make setup` runs too) and `npm ci` (tests/site/conftest.py: the clone).
+    result = clone.first
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
-    assert "data-access-checker" in (src / "_build/html/reference/user-access-levels.html").read_text()
+    assert "data-access-checker" in (clone.out / "reference/user-access-levels.html").read_text()
 
 
 def test_boxes_link_the_upgrade_section_by_its_label_and_a_missing_label_stops_the_build(
