@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -31,8 +32,9 @@ def require_node(node_modules: Path) -> str:
     return node
 
 
+@functools.cache
 def pyodide_magic(node_modules: Path) -> bytes:
-    """``importlib.util.MAGIC_NUMBER`` inside the installed Pyodide (one boot, ≈2.5 s)."""
+    """``importlib.util.MAGIC_NUMBER`` inside the installed Pyodide (one boot, ≈2.5 s, once per session)."""
     node = require_node(node_modules)
     script = _MAGIC_PROBE % json.dumps(str(node_modules / "pyodide"))
     done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True,

@@ -3,7 +3,7 @@
 The committed list is what a fresh trace of the worker gives; the session runs on the trimmed
 zip through every message the page sends, exactly as on the whole stdlib; a module left out
 stops the run with its name; the zip is stored, deterministic and cached; a build ships it by
-default, and the whole compiled stdlib when ``access_checker_trim_stdlib`` is off. These tests
+default, and stages the whole compiled stdlib when ``access_checker_trim_stdlib`` is off. These tests
 fail (they do not skip) when node or node_modules/pyodide is missing: run ``make setup`` first.
 """
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
-from sphinx.errors import ConfigError
+from sphinx.errors import ConfigError, SphinxError
 
 from sphinx_access_checker import assets, pycompile, stdlib_trim, wheel
 from sphinx_access_checker.pycompile import Compiled
@@ -144,23 +145,45 @@ def test_a_list_naming_a_module_the_stdlib_lacks_stops_the_build(make_app: Build
         make_app("html")
 
 
-def _runtime_stdlib(outdir: str | Path) -> Path:
-    """The stdlib zip of the runtime folder that the build's last run staged."""
-    return Path(outdir) / assets.staged(outdir).runtime / "python_stdlib.zip"
+class _StoppedAfterStagingError(SphinxError):
+    """Raised once the build has staged its runtime: what the test checks is there by then."""
 
 
-def test_the_build_ships_the_trimmed_stdlib_unless_told_not_to(make_app: BuildFn, compiled: Compiled, tmp_path: Path) -> None:
-    app = make_app("html")
-    trimmed_site = _runtime_stdlib(app.outdir)
+def test_the_build_ships_the_trimmed_stdlib_unless_told_not_to(
+    built_site: Path, make_app: BuildFn, compiled: Compiled, trimmed: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On (the default): the session's build of the real site ships it.
+    runtimes = sorted((built_site / "_static" / "access-checker").glob("runtime-*"))
+    assert len(runtimes) == 1, runtimes
+    trimmed_site = runtimes[0] / "python_stdlib.zip"
     shipped = stdlib_trim.shipped(stdlib_trim.parse_list(LIST_FILE.read_text(encoding="utf-8")))
     with zipfile.ZipFile(trimmed_site) as archive:
         assert len(archive.namelist()) == len(shipped)
         assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_STORED}
+    assert trimmed_site.read_bytes() == trimmed.read_bytes()
 
+    # Off: a real build of a project with the option off, stopped once it has staged its runtime
+    # (the real staging function, watched). What would follow is the same with the option on,
+    # except compressing a whole stdlib that no other build ships: a minute of brotli on a fresh
+    # machine, and a runtime generation that would push the trimmed one out of the shared cache.
+    real_stage_runtime = assets._stage_runtime
+    staged: list[Path] = []
+
+    def stage_then_stop(pins: dict[str, object], package: Path, target_root: Path, stdlib: Path | None) -> str:
+        name = real_stage_runtime(pins, package, target_root, stdlib)
+        staged.append(target_root / name)
+        raise _StoppedAfterStagingError(name)
+
+    monkeypatch.setattr(assets, "_stage_runtime", stage_then_stop)
     write_project(tmp_path / "whole", extra_conf="access_checker_trim_stdlib = False\n")
-    whole_site = _runtime_stdlib(make_app("html", srcdir=tmp_path / "whole").outdir)
-    assert whole_site.read_bytes() == compiled.stdlib.read_bytes()
-    assert whole_site.parent.name != trimmed_site.parent.name  # another content, another folder
+    with pytest.raises(_StoppedAfterStagingError):
+        make_app("html", srcdir=tmp_path / "whole")
+    [runtime] = staged
+    assert runtime.name != trimmed_site.parent.name  # another content, another folder
+    whole_is_compiled = (runtime / "python_stdlib.zip").read_bytes() == compiled.stdlib.read_bytes()
+    shutil.rmtree(runtime)  # staged in the shared cache, where no build of the session ships it
+    assert whole_is_compiled, "with access_checker_trim_stdlib = False the runtime is not the whole compiled stdlib"
 
 
 def test_the_option_must_be_a_boolean(make_app: BuildFn, tmp_path: Path) -> None:
