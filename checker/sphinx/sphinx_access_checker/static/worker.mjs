@@ -34,13 +34,31 @@ function describe(error) {
 }
 
 /**
+ * Whether the HTTP cache holds ``url`` already (a warm start): then Pyodide reads it from there
+ * and reading it here too, only to count its bytes, would make the two reads compete with
+ * Python's start in this thread. Any doubt (another origin, an error) answers false.
+ * @param {string} url @param {AbortSignal} signal
+ */
+async function cached(url, signal) {
+  try {
+    const response = await fetch(url, { signal, cache: "only-if-cached", mode: "same-origin" });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Fetch a file fully (so it lands in the HTTP cache for Pyodide), counting bytes as they
- * arrive; resolves with the bytes when ``keep`` is set.
+ * arrive; resolves with the bytes when ``keep`` is set. A file the cache holds already is
+ * left to Pyodide, uncounted: nothing is downloaded then.
  * @param {string} url @param {string} code @param {(n: number) => void} count @param {AbortSignal} signal
  * @param {boolean} keep
  * @returns {Promise<Uint8Array | null>}
  */
 async function prefetch(url, code, count, signal, keep) {
+  if (!keep && await cached(url, signal)) return null;
   let response;
   try {
     response = await fetch(url, { signal });
