@@ -27,7 +27,7 @@ A host that does not simply serves the plain files, which stay in place.
   the largest first; the WebAssembly file's brotli is the long pole.
 - **In steps.** :class:`Siblings` first finds out what is missing (it stats the files and
   hashes the changed ones), then :meth:`Siblings.complete` does the rest, so that a caller can
-  run the long part elsewhere, and only when there is one (``assets.RuntimeCompression``: in a
+  run the long part elsewhere, and only when there is one (``runtime_compression.RuntimeCompression``: in a
   thread while Sphinx builds the pages). :func:`fill` compresses files into a group's cache
   ahead of the :class:`Siblings` that will want them (the npm boot files, before the runtime
   is staged). :func:`write_siblings` plans and completes at once.
