@@ -13,7 +13,9 @@ The stock copy gets the runtime's caching headers (``immutable``), so that both 
 
 The *reference* site (:func:`prepare_reference`) is a copy of the built site in the runtime
 layout the site had before precompressed siblings and a trimmed standard library: the full
-compiled, deflated stdlib and no ``.br``/``.gz`` siblings. It is served by a second server.
+stdlib compiled as the build compiled it then (docstrings and column positions kept, about
+4.5 MB deflated: ``bench/reference_stdlib.py``), the wheel's members deflated, and no
+``.br``/``.gz`` siblings. It is served by a second server.
 """
 
 from __future__ import annotations
@@ -259,34 +261,40 @@ def _deflated(source: Path, target: Path) -> None:
             dst.writestr(copy, src.read(info))
 
 
+REFERENCE_STDLIB_JOB = Path(__file__).resolve().parent / "reference_stdlib.py"
+PYCOMPILE_RUNNER = REPO / "checker" / "sphinx" / "sphinx_access_checker" / "pycompile.mjs"
+
+
 def full_compiled_stdlib(cache: Path, work: Path) -> tuple[Path, str]:
-    """The whole standard library compiled by Pyodide's interpreter: (zip, where it came from).
+    """The whole standard library compiled as the build did before the bytes work (docstrings
+    and column positions kept, deflated): (zip, where it came from).
 
-    Looked for in the build's cache (any zip there that holds a ``.pyc`` for every module of
-    the npm ``python_stdlib.zip`` and no source); when the build keeps none (it ships a
-    trimmed one, say), compiled now with the extension's own compiler into ``work``.
+    Compiled by Pyodide's interpreter under Node (``bench/reference_stdlib.py``), once per
+    stock zip and job script: the result is kept in ``cache``.
     """
-    modules = stock_modules()
-    for candidate in sorted(cache.rglob("*.zip")):
-        try:
-            if zip_layout(candidate, modules)["full_compiled"]:
-                return candidate, f"the build cache's {candidate.relative_to(cache).as_posix()}"
-        except (zipfile.BadZipFile, OSError):
-            continue
-    import access_checker  # the build's own package, as the extension compiles it
-    from sphinx_access_checker import pycompile
-
-    log("reference: no full compiled stdlib in the build cache; compiling one")
-    pins = json.loads(PINS.read_text())
-    try:
-        compiled = pycompile.compile_all(NODE_MODULES, work / "reference-pyc", Path(access_checker.__file__).resolve().parent,
-                                         stdlib_sha256=pins["files"]["python_stdlib.zip"])
-    except pycompile.CompileError as exc:
-        raise BenchError(f"reference: the full stdlib could not be compiled: {exc}") from None
-    if not zip_layout(compiled.stdlib, modules)["full_compiled"]:
-        raise BenchError(f"reference: the extension's compiler made {compiled.stdlib}, which is not the whole stdlib "
-                         "compiled: the reference layout cannot be built")
-    return compiled.stdlib, "compiled by the bench with the extension's pycompile"
+    stock = NODE_MODULES / "pyodide" / "python_stdlib.zip"
+    if _sha256(stock) != json.loads(PINS.read_text())["files"]["python_stdlib.zip"]:
+        raise BenchError(f"reference: {stock} does not match its pin: run `npm ci`")
+    key = hashlib.sha256(stock.read_bytes() + REFERENCE_STDLIB_JOB.read_bytes()).hexdigest()[:16]
+    kept = cache / "bench-reference" / f"stdlib-{key}.zip"
+    if kept.is_file():
+        return kept, f"the bench's cache ({kept.name}), compiled as the build did before"
+    log("reference: compiling the whole stdlib as the build did before the bytes work")
+    job = work / "reference-stdlib"
+    shutil.rmtree(job, ignore_errors=True)
+    job.mkdir(parents=True)
+    shutil.copyfile(stock, job / "python_stdlib.zip")
+    done = subprocess.run(["node", str(PYCOMPILE_RUNNER), str(NODE_MODULES / "pyodide"), str(REFERENCE_STDLIB_JOB), str(job)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"reference: the stdlib could not be compiled: {done.stderr.strip()[-500:]}")
+    compiled = job / "reference_stdlib.zip"
+    if not zip_layout(compiled, stock_modules())["full_compiled"]:
+        raise BenchError(f"reference: {compiled} is not the whole stdlib compiled")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(compiled, kept.with_suffix(".tmp"))
+    kept.with_suffix(".tmp").replace(kept)
+    return kept, "compiled by the bench as the build did before (bench/reference_stdlib.py)"
 
 
 def _link_or_copy(source: str, target: str) -> None:
@@ -326,6 +334,14 @@ def prepare_reference(site: Site, cache: Path, work: Path) -> Reference:
     else:
         _deflated(source, served)
         made = "re-deflated"
+    # The wheel as it shipped then, too: its members deflated one by one (it is stored now, so
+    # that the host's brotli works across its files).
+    wheel = url_path_to_file(target, urljoin(site.access_path, site.attrs.get("data-wheel", "")))
+    if wheel is not None and wheel.suffix == ".whl":
+        stored = wheel.with_name(wheel.name + ".stored")
+        wheel.replace(stored)
+        _deflated(stored, wheel)
+        stored.unlink()
     removed = siblings(target)
     for name in removed:
         (target / name).unlink()
