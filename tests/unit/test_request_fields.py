@@ -12,7 +12,8 @@ from access_checker.request.document import document_of
 from access_checker.request.fields import FIELDS, Field, context_field, fields_for, form_inputs
 from access_checker.request.outputs import context_rows, describe, ticket_text
 from access_checker.request.schema import schema_of
-from access_checker.request.validation import check_document, read_form
+from access_checker.request.form_reader import read_form
+from access_checker.request.validation import check_document
 
 
 def good_form() -> dict[str, object]:

@@ -86,3 +86,13 @@ def test_patterns_compile_on_first_use() -> None:
     pattern = text.LazyPattern("[ab]")
     assert pattern._compiled is None
     assert pattern.sub("-", "cab") == "c--" and pattern._compiled is not None
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_printable_ascii_is_never_refused(multiline: bool) -> None:
+    """rejection() skips its search for printable ASCII text: no kind refuses any of it."""
+    bad = re.compile(f"[{text.PARAGRAPHS_BAD if multiline else text.LINE_BAD}]")
+    printable = [chr(code) for code in range(128) if chr(code).isprintable()]
+    assert len(printable) == 95 and not [c for c in printable if bad.search(c)]
+    assert rejection("".join(printable), multiline) is None
+    assert rejection("Ada\x7f", multiline) is not None  # DEL: ASCII, not printable, refused

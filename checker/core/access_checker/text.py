@@ -96,10 +96,10 @@ class LazyPattern:
         return self._compiled
 
     def fullmatch(self, text: str) -> re.Match[str] | None:
-        return self.compiled().fullmatch(text)
+        return (self._compiled or self.compiled()).fullmatch(text)
 
     def search(self, text: str) -> re.Match[str] | None:
-        return self.compiled().search(text)
+        return (self._compiled or self.compiled()).search(text)
 
     def sub(self, replacement: str, text: str) -> str:
         return self.compiled().sub(replacement, text)
@@ -117,6 +117,8 @@ def normalise(text: str, multiline: bool) -> str:
 
 def rejection(text: str, multiline: bool) -> str | None:
     """The message for the first character a field of this kind refuses, or None."""
+    if text.isascii() and text.isprintable():
+        return None  # both kinds refuse only control and non-ASCII characters: skip the search
     found = (_PARAGRAPHS_BAD_RE if multiline else _LINE_BAD_RE).search(text)
     if found is None:
         return None

@@ -54,10 +54,27 @@ def typed(f: Field, value: object) -> object:
     return value
 
 
+_CONVERTED_KINDS = frozenset({"choices", "project-levels", "object"})  # the kinds typed() changes
+_last: list[tuple[tuple[Field, ...], tuple[tuple[str, Field | None], ...], bool]] = []
+
+
+def _record_fields(fields: tuple[Field, ...]) -> tuple[tuple[tuple[str, Field | None], ...], bool]:
+    """(name, field when typed() changes its values) of the record's fields, and whether they
+    are the record's own fields in its order, for the table last asked about: a valid form
+    makes a record on every key stroke."""
+    if not _last or _last[0][0] is not fields:
+        plan = tuple((f.name, f if f.kind in _CONVERTED_KINDS else None) for f in fields if f.kind != "constant")
+        _last[:] = [(fields, plan, tuple(name for name, _ in plan) == UpgradeRequest._fields)]
+    return _last[0][1], _last[0][2]
+
+
 def record_of(values: Mapping[str, object], fields: tuple[Field, ...] = FIELDS) -> UpgradeRequest:
     """The record of checked values (constants are not part of it)."""
-    record = {f.name: typed(f, values.get(f.name)) for f in fields if f.kind != "constant"}
-    return UpgradeRequest(**cast(dict[str, Any], record))
+    plan, in_order = _record_fields(fields)
+    items = [values.get(name) if f is None else typed(f, values.get(name)) for name, f in plan]
+    if in_order:
+        return UpgradeRequest._make(items)
+    return UpgradeRequest(**cast(dict[str, Any], {name: item for (name, _), item in zip(plan, items, strict=True)}))
 
 
 def to_document(request: UpgradeRequest) -> dict[str, object]:

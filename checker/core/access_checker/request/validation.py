@@ -7,44 +7,29 @@ or booleans); as in JSON Schema, a number with a zero fraction such as ``2.0`` i
 2. Ids may be listed in any order; the request keeps the policy's. Problems come in table
 order, one per field (and one per bad list item or key); checking never raises.
 
-The form. Text is normalised first (:func:`access_checker.text.normalise`), numbers arrive
-as the strings of HTML inputs, a checkbox as a bool or ``"on"``; each input gets at most one
-message, keyed by its name (``group.field`` in a group). Fields the form does not know are
-ignored.
+The form is read by :mod:`~access_checker.request.form_reader` (normalised text, the
+strings of HTML inputs); :func:`validate_form` adds the account context and the stamps.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final
 
 from access_checker.policy import Policy
 from access_checker.request.document import document_of, plain, record_of, typed
-from access_checker.request.fields import FIELDS, Field, answer_fields, context_field, fields_for
+from access_checker.request.fields import FIELDS, Field, context_field, fields_for
+from access_checker.request.form_reader import in_order, json_int, read_form
 from access_checker.request.model import Account, AccountCheck, FormResult, Problem, RequestError, UpgradeRequest
-from access_checker.text import EDGE_SPACE, STRIP, LazyPattern, normalise, quoted, rejection
+from access_checker.request.text_checks import matches, text_problem
+from access_checker.text import normalise, quoted
 
 _BAD: Final = object()  # a value that has a problem (the problem is recorded)
-_CHECKED: Final = frozenset({"on", "true", "yes", "1"})
-_DIGITS: Final = LazyPattern("[0-9]{1,12}")
 _PLAIN_KEY: Final = re.compile("[A-Za-z0-9_$-]{1,40}")
 _TEXTS: Final = ("line", "email", "paragraphs")
-_patterns: dict[str, LazyPattern] = {}
-
-
-def _matches(pattern: str, text: str) -> bool:
-    """Whether ``pattern`` matches somewhere in ``text``, as a JSON Schema ``pattern`` does."""
-    compiled = _patterns.get(pattern)
-    if compiled is None:
-        compiled = _patterns[pattern] = LazyPattern(pattern)
-    return compiled.search(text) is not None
-
-
-def _count(n: int) -> str:
-    return f"{n:,}"
 
 
 def _key(key: object) -> str:
@@ -54,37 +39,6 @@ def _key(key: object) -> str:
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
-
-
-def json_int(value: object) -> int | None:
-    """The integer a JSON number stands for, as JSON Schema sees it (2.0 is 2; true is not 1)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _in_order(chosen: Sequence[object], order: Sequence[str]) -> list[str]:
-    return [i for i in order if i in chosen]
-
-
-def _text_problem(text: str, f: Field, *, canonical: bool) -> str | None:
-    """Checks a text; ``canonical`` texts (documents) must also be trimmed already."""
-    problem = rejection(text, f.kind == "paragraphs")
-    if problem is not None:
-        return problem
-    if not text:
-        return f.missing or "Must not be empty."
-    if canonical and (text[0] in EDGE_SPACE or text[-1] in EDGE_SPACE):
-        return "Remove the spaces or line breaks at the start and end."
-    if len(text) < f.minimum:
-        return f"Write at least {_count(f.minimum)} characters (now {_count(len(text))})."
-    if len(text) > f.maximum:
-        return f"Shorten this to at most {_count(f.maximum)} characters (now {_count(len(text))})."
-    return next((message for pattern, message in f.rules if not _matches(pattern, text)), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,14 +61,14 @@ def _check(f: Field, value: object, path: str, out: list[Problem]) -> object:
     if kind == "token":
         if not (isinstance(value, str) and f.minimum <= len(value) <= f.maximum):
             return _problem(out, path, f.rules[0][1])
-        failed = next((message for pattern, message in f.rules if not _matches(pattern, value)), None)
+        failed = next((message for pattern, message in f.rules if not matches(pattern, value)), None)
         return value if failed is None else _problem(out, path, failed)
     if kind in _TEXTS:
         if not isinstance(value, str):
             if f.nullable:
                 return _problem(out, path, "Must be a string or null.")
             return _problem(out, path, "Must be a string." if value is not None else "Must be a string, not null.")
-        message = _text_problem(value, f, canonical=True)
+        message = text_problem(value, f, canonical=True)
         return value if message is None else _problem(out, path, message)
     if kind == "choices":
         return _check_choices(f, value, path, out)
@@ -155,13 +109,27 @@ def _check_choices(f: Field, value: object, path: str, out: list[Problem]) -> ob
             out.append(Problem(where, f"The {what} {quoted(item)} is listed twice; list it once."))
         else:
             seen.append(item)
-    return _in_order(seen, known) if len(out) == before else _BAD
+    return in_order(seen, known) if len(out) == before else _BAD
+
+
+_level_ids_of: dict[int, tuple[Field, list[str], list[str]]] = {}
+
+
+def _level_ids(f: Field) -> tuple[list[str], list[str]]:
+    """A project-levels field's project ids and level ids (kept: the form checks the account's
+    levels on every key stroke)."""
+    kept = _level_ids_of.get(id(f))
+    if kept is None or kept[0] is not f:
+        if len(_level_ids_of) > 64:  # the tables of earlier policies
+            _level_ids_of.clear()
+        kept = _level_ids_of[id(f)] = (f, [k.value for k in f.keys], [c.value for c in f.choices])
+    return kept[1], kept[2]
 
 
 def _check_levels(f: Field, value: object, path: str, out: list[Problem]) -> object:
     if not isinstance(value, dict):
         return _problem(out, path, f.invalid)
-    projects, levels = [k.value for k in f.keys], [c.value for c in f.choices]
+    projects, levels = _level_ids(f)
     before = len(out)
     for key, level in value.items():
         where = f"{path}.{_key(key)}"
@@ -220,56 +188,17 @@ def from_document(doc: object, policy: Policy) -> UpgradeRequest:
 # The form
 
 
-def _form_value(f: Field, raw: object, path: str, errors: dict[str, str]) -> object:
-    if f.kind in _TEXTS:
-        text = normalise(raw, f.kind == "paragraphs") if isinstance(raw, str) else ""
-        message = _text_problem(text, f, canonical=False)
-        if message is not None:
-            errors[path] = message
-        return text
-    if f.kind == "integer":
-        number: int | None = None
-        if isinstance(raw, str):
-            digits = raw.strip(STRIP)
-            if _DIGITS.fullmatch(digits):
-                number = int(digits)
-        else:
-            number = json_int(raw)  # a UI may hand over numbers instead of the inputs' strings
-        if number is None or not f.minimum <= number <= f.maximum:
-            errors[path] = f"Enter a whole number from {f.minimum} to {_count(f.maximum)}."
-            return f.minimum
-        return number
-    if f.kind == "choices":
-        items: list[object] = [raw] if isinstance(raw, str) and raw else []
-        if isinstance(raw, (list, tuple, set, frozenset)):
-            items = list(raw)
-        known = [c.value for c in f.choices]
-        chosen = [item for item in items if isinstance(item, str) and item in known]
-        if len(chosen) < len(items):
-            errors[path] = f"Choose {f.noun}s from the list; reload the page if it is out of date."
-        elif not chosen:
-            errors[path] = f"Choose at least one {f.noun}."
-        # Checkboxes cannot repeat a value, so a repeat is a quirk of the caller, not the reader's.
-        return _in_order(chosen, known)
-    if not (raw is True or (isinstance(raw, str) and raw.strip().lower() in _CHECKED)):
-        errors[path] = f.missing
-    return True
+_last_account: list[tuple[tuple[Field, ...], tuple[Field, tuple[tuple[Field, str], ...], frozenset[str]]]] = []
 
 
-def read_form(form: Mapping[str, object], fields: tuple[Field, ...]) -> tuple[dict[str, str], dict[str, object]]:
-    """The form's messages by input name, and the answers (grouped as in the document)."""
-    errors: dict[str, str] = {}
-    values: dict[str, object] = {}
-    groups: dict[str, dict[str, object]] = {}
-    for path, f in answer_fields(fields):
-        value = _form_value(f, form.get(path), path, errors)
-        group, _, name = path.rpartition(".")
-        if group:
-            values[group] = groups.setdefault(group, {})
-            groups[group][name] = value
-        else:
-            values[path] = value
-    return errors, values
+def _account_plan(fields: tuple[Field, ...]) -> tuple[Field, tuple[tuple[Field, str], ...], frozenset[str]]:
+    """The context field, its children with their paths, and their names, for the table last
+    asked about (the form checks the account on every key stroke)."""
+    if not _last_account or _last_account[0][0] is not fields:
+        f = context_field(fields)
+        _last_account[:] = [(fields, (f, tuple((c, _join(f.name, c.name)) for c in f.children),
+                                      frozenset(c.name for c in f.children)))]
+    return _last_account[0][1]
 
 
 def check_account(account: Account | Mapping[str, object], policy: Policy) -> AccountCheck:
@@ -279,23 +208,26 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
     claims to come from a sign-in unless the caller says so. Texts are normalised first, and
     an empty one counts as no value.
     """
-    f = context_field(fields_for(policy))
+    f, children, names = _account_plan(fields_for(policy))
     raw: Mapping[str, object] = document_of(account, f.children) if isinstance(account, tuple) else account
-    given: dict[object, object] = {}
-    for c in f.children:
-        value = raw.get(c.name, c.default)
-        if isinstance(value, str) and c.nullable:
-            value = normalise(value, False) or None
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        given[c.name] = value
-    given.update((key, value) for key, value in raw.items() if key not in given)  # reported below
     out: list[Problem] = []
-    clean = _members(f.children, given, f.name, out)
+    clean: dict[str, object] = {}
+    for c, where in children:  # each one present (a missing key means its default)
+        value = raw.get(c.name, c.default)
+        if isinstance(value, str):
+            if c.nullable:
+                value = normalise(value, False) or None
+        elif value is not None and type(value) is not dict and not isinstance(value, bool) and isinstance(value, Mapping):
+            value = dict(value)  # the checks take dicts
+        checked = _check(c, value, where, out)
+        clean[c.name] = typed(c, c.default if checked is _BAD else checked)
+    for key in raw:
+        if key not in names:
+            out.append(Problem(_join(f.name, _key(key)), "Unknown field; remove it."))
     errors: dict[str, str] = {}
     for problem in out:
         errors.setdefault(problem.field, problem.message)
-    carried = typed(f, {c.name: c.default if clean[c.name] is _BAD else clean[c.name] for c in f.children})
+    carried = f.record(**clean) if f.record is not None else None
     assert isinstance(carried, Account)
     return AccountCheck(carried, errors)
 
@@ -315,9 +247,8 @@ def _random_id() -> str:
 def _timestamp(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the clock must return an aware datetime")
-    t = moment.astimezone(UTC)
-    # Formatted by hand: strftime does not zero-pad years below 1000 on every platform.
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+    # isoformat, not strftime: strftime does not zero-pad years below 1000 on every platform.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def _stamps(policy: Policy, clock: Callable[[], datetime], new_id: Callable[[], str]) -> dict[str, object]:
@@ -344,10 +275,11 @@ def validate_form(
         check = check_account(account, policy)
         for path, message in check.errors.items():
             errors.setdefault(path, message)
-        values[context_field(fields).name] = check.account
+        values[_account_plan(fields)[0].name] = check.account
     if errors:
         return FormResult(errors, None)
-    return FormResult({}, record_of({**values, **_stamps(policy, clock, new_id)}, fields))
+    values.update(_stamps(policy, clock, new_id))
+    return FormResult({}, record_of(values, fields))
 
 
 def new_request(

@@ -1,0 +1,132 @@
+"""Reading the form as a reader types it: each answer's reader made once per fields table.
+
+Text is normalised first (:func:`access_checker.text.normalise`), numbers arrive as the
+strings of HTML inputs, a checkbox as a bool or ``"on"``; each input gets at most one message,
+keyed by its name (``group.field`` in a group). Fields the form does not know are ignored.
+
+The form is read on every key stroke, so the table is not interpreted each time: a reader
+per answer, with its bounds, choices and messages bound in, is made when ``fields_for()``
+hands over a new table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
+
+from access_checker.request.fields import Field, answer_fields
+from access_checker.request.text_checks import count, text_check
+from access_checker.text import STRIP, LazyPattern, normalise
+
+Reader = Callable[[object, str, dict[str, str]], object]
+"""Reads one input's raw value; records its message under the path; returns the answer."""
+
+_CHECKED: Final = frozenset({"on", "true", "yes", "1"})
+_DIGITS: Final = LazyPattern("[0-9]{1,12}")
+
+
+def json_int(value: object) -> int | None:
+    """The integer a JSON number stands for, as JSON Schema sees it (2.0 is 2; true is not 1)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def in_order(chosen: Sequence[object], order: Sequence[str]) -> list[str]:
+    return [i for i in order if i in chosen]
+
+
+def _text(f: Field) -> Reader:
+    check = text_check(f)
+    multiline = check.multiline
+
+    def read(raw: object, path: str, errors: dict[str, str]) -> object:
+        text = normalise(raw, multiline) if isinstance(raw, str) else ""
+        message = check.problem(text, canonical=False)
+        if message is not None:
+            errors[path] = message
+        return text
+    return read
+
+
+def _integer(f: Field) -> Reader:
+    low, high = f.minimum, f.maximum
+    message = f"Enter a whole number from {low} to {count(high)}."
+
+    def read(raw: object, path: str, errors: dict[str, str]) -> object:
+        number: int | None = None
+        if isinstance(raw, str):
+            digits = raw.strip(STRIP)
+            if _DIGITS.fullmatch(digits):
+                number = int(digits)
+        else:
+            number = json_int(raw)  # a UI may hand over numbers instead of the inputs' strings
+        if number is None or not low <= number <= high:
+            errors[path] = message
+            return low
+        return number
+    return read
+
+
+def _choices(f: Field) -> Reader:
+    known = [c.value for c in f.choices]
+    unknown = f"Choose {f.noun}s from the list; reload the page if it is out of date."
+    none = f"Choose at least one {f.noun}."
+
+    def read(raw: object, path: str, errors: dict[str, str]) -> object:
+        items: list[object] = [raw] if isinstance(raw, str) and raw else []
+        if isinstance(raw, (list, tuple, set, frozenset)):
+            items = list(raw)
+        chosen = [item for item in items if isinstance(item, str) and item in known]
+        if len(chosen) < len(items):
+            errors[path] = unknown
+        elif not chosen:
+            errors[path] = none
+        # Checkboxes cannot repeat a value, so a repeat is a quirk of the caller, not the reader's.
+        return in_order(chosen, known)
+    return read
+
+
+def _accept(f: Field) -> Reader:
+    missing = f.missing
+
+    def read(raw: object, path: str, errors: dict[str, str]) -> object:
+        if not (raw is True or (isinstance(raw, str) and raw.strip().lower() in _CHECKED)):
+            errors[path] = missing
+        return True
+    return read
+
+
+_READERS: Final[dict[str, Callable[[Field], Reader]]] = {
+    "line": _text, "email": _text, "paragraphs": _text, "integer": _integer, "choices": _choices, "accept": _accept,
+}
+
+_last: list[tuple[tuple[Field, ...], tuple[tuple[str, str, str, Reader], ...]]] = []
+
+
+def _readers(fields: tuple[Field, ...]) -> tuple[tuple[str, str, str, Reader], ...]:
+    """(path, group, name, reader) of each answer, for the table last asked about."""
+    if not _last or _last[0][0] is not fields:
+        _last[:] = [(fields, tuple((path, *path.rpartition(".")[::2], _READERS[f.kind](f))
+                                   for path, f in answer_fields(fields)))]
+    return _last[0][1]
+
+
+def read_form(form: Mapping[str, object], fields: tuple[Field, ...]) -> tuple[dict[str, str], dict[str, object]]:
+    """The form's messages by input name, and the answers (grouped as in the document)."""
+    errors: dict[str, str] = {}
+    values: dict[str, object] = {}
+    for path, group, name, read in _readers(fields):
+        value = read(form.get(path), path, errors)
+        if group:
+            inner = values.get(group)
+            if not isinstance(inner, dict):
+                inner = values[group] = {}
+            inner[name] = value
+        else:
+            values[path] = value
+    return errors, values
