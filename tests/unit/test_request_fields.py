@@ -10,9 +10,9 @@ from access_checker.policy import Policy
 from access_checker.request import Account, Resources, UpgradeRequest, check_account, to_document, validate_form
 from access_checker.request.document import document_of
 from access_checker.request.fields import FIELDS, Field, context_field, fields_for, form_inputs
+from access_checker.request.form_reader import read_form
 from access_checker.request.outputs import context_rows, describe, ticket_text
 from access_checker.request.schema import schema_of
-from access_checker.request.form_reader import read_form
 from access_checker.request.validation import check_document
 
 
