@@ -58,12 +58,17 @@ _CONVERTED_KINDS = frozenset({"choices", "project-levels", "object"})  # the kin
 _last: list[tuple[tuple[Field, ...], tuple[tuple[str, Field | None], ...], bool]] = []
 
 
+def converted(f: Field) -> bool:
+    """Whether typed() changes this field's values (lists become tuples, objects records)."""
+    return f.kind in _CONVERTED_KINDS
+
+
 def _record_fields(fields: tuple[Field, ...]) -> tuple[tuple[tuple[str, Field | None], ...], bool]:
     """(name, field when typed() changes its values) of the record's fields, and whether they
     are the record's own fields in its order, for the table last asked about: a valid form
     makes a record on every key stroke."""
     if not _last or _last[0][0] is not fields:
-        plan = tuple((f.name, f if f.kind in _CONVERTED_KINDS else None) for f in fields if f.kind != "constant")
+        plan = tuple((f.name, f if converted(f) else None) for f in fields if f.kind != "constant")
         _last[:] = [(fields, plan, tuple(name for name, _ in plan) == UpgradeRequest._fields)]
     return _last[0][1], _last[0][2]
 

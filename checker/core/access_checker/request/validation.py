@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from access_checker.policy import Policy
-from access_checker.request.document import document_of, plain, record_of, typed
+from access_checker.request.document import converted, document_of, plain, record_of, typed
 from access_checker.request.fields import FIELDS, Field, context_field, fields_for
 from access_checker.request.form_reader import in_order, json_int, read_form
 from access_checker.request.model import Account, AccountCheck, FormResult, Problem, RequestError, UpgradeRequest
@@ -188,15 +188,17 @@ def from_document(doc: object, policy: Policy) -> UpgradeRequest:
 # The form
 
 
-_last_account: list[tuple[tuple[Field, ...], tuple[Field, tuple[tuple[Field, str], ...], frozenset[str]]]] = []
+_AccountPlan = tuple[Field, tuple[tuple[Field, str, bool], ...], frozenset[str]]
+_last_account: list[tuple[tuple[Field, ...], _AccountPlan]] = []
 
 
-def _account_plan(fields: tuple[Field, ...]) -> tuple[Field, tuple[tuple[Field, str], ...], frozenset[str]]:
-    """The context field, its children with their paths, and their names, for the table last
+def _account_plan(fields: tuple[Field, ...]) -> _AccountPlan:
+    """The context field, its children with their paths (and whether typed() changes their
+    values), and their names, for the table last
     asked about (the form checks the account on every key stroke)."""
     if not _last_account or _last_account[0][0] is not fields:
         f = context_field(fields)
-        _last_account[:] = [(fields, (f, tuple((c, _join(f.name, c.name)) for c in f.children),
+        _last_account[:] = [(fields, (f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children),
                                       frozenset(c.name for c in f.children)))]
     return _last_account[0][1]
 
@@ -212,7 +214,7 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
     raw: Mapping[str, object] = document_of(account, f.children) if isinstance(account, tuple) else account
     out: list[Problem] = []
     clean: dict[str, object] = {}
-    for c, where in children:  # each one present (a missing key means its default)
+    for c, where, convert in children:  # each one present (a missing key means its default)
         value = raw.get(c.name, c.default)
         if isinstance(value, str):
             if c.nullable:
@@ -220,10 +222,13 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
         elif value is not None and type(value) is not dict and not isinstance(value, bool) and isinstance(value, Mapping):
             value = dict(value)  # the checks take dicts
         checked = _check(c, value, where, out)
-        clean[c.name] = typed(c, c.default if checked is _BAD else checked)
-    for key in raw:
-        if key not in names:
-            out.append(Problem(_join(f.name, _key(key)), "Unknown field; remove it."))
+        if checked is _BAD:
+            checked = c.default
+        clean[c.name] = typed(c, checked) if convert else checked
+    if not names.issuperset(raw):
+        for key in raw:
+            if key not in names:
+                out.append(Problem(_join(f.name, _key(key)), "Unknown field; remove it."))
     errors: dict[str, str] = {}
     for problem in out:
         errors.setdefault(problem.field, problem.message)
