@@ -194,8 +194,8 @@ _last_account: list[tuple[tuple[Field, ...], _AccountPlan]] = []
 
 def _account_plan(fields: tuple[Field, ...]) -> _AccountPlan:
     """The context field, its children with their paths (and whether typed() changes their
-    values), and their names, for the table last
-    asked about (the form checks the account on every key stroke)."""
+    values), and their names, for the table last asked about (the form checks the account on
+    every key stroke)."""
     if not _last_account or _last_account[0][0] is not fields:
         f = context_field(fields)
         _last_account[:] = [(fields, (f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children),
