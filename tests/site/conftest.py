@@ -85,9 +85,14 @@ class Clone:
         return self.src / "_build" / "html"
 
     def plain_build(self) -> subprocess.CompletedProcess[str]:
-        """``sphinx-build -b html . _build/html`` in the clone, as the README runs it (incremental after the first)."""
-        return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
-                              cwd=self.src, capture_output=True, text=True, timeout=300, check=False)
+        """The README's build in the clone again (incremental after the first)."""
+        return _plain_build(self.src)
+
+
+def _plain_build(src: Path) -> subprocess.CompletedProcess[str]:
+    """``sphinx-build -b html . _build/html`` in ``src``, as the README runs it."""
+    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", ".", "_build/html"],
+                          cwd=src, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +105,4 @@ def clone(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Clone:
     src = copy_site(tmp_path_factory.mktemp("clone") / "src")
     (src / "node_modules").symlink_to(NODE_MODULES)
     shutil.copytree(TEST_CACHE, src / ".cache" / "access-checker")
-    made = Clone(src, subprocess.CompletedProcess([], 0))
-    made.first = made.plain_build()
-    return made
+    return Clone(src, _plain_build(src))

@@ -223,23 +223,6 @@ def test_two_groups_share_a_cache_and_keep_each_others_entries(tmp_path: Path, m
         assert sorted(_entries(store / group)) == sorted([compress.INDEX, f"{digest}.br", f"{digest}.gz"])
 
 
-def test_a_cache_of_the_single_folder_layout_is_adopted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, path = tmp_path / "cache", tmp_path / "pyodide.mjs"
-    path.write_text("export {};\n" * 100)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    flat = cache / compress.FOLDER
-    flat.mkdir(parents=True)
-    (flat / f"{digest}.br").write_bytes(compress.brotli_bytes(data))
-    (flat / f"{digest}.gz").write_bytes(compress.gzip_bytes(data))
-    (flat / compress.INDEX).write_text("{}")
-    monkeypatch.setattr(compress, "encode", lambda suffix, data: pytest.fail("compressed again"))
-    compress.adopt_flat_layout(cache, ("runtime", "static"))
-    assert sorted(p.name for p in flat.iterdir()) == ["runtime", "static"]
-    compress.write_siblings([path], cache, group="runtime")
-    _assert_exact_siblings(path)
-
-
 ColdFn = Callable[[str], tuple[Path, Path]]
 
 

@@ -91,6 +91,13 @@ def _wait_for_earlier(cache: Path, outdir: str) -> None:
             job.join()
 
 
+def _compress_in_background(outdir: str, cache: Path, head_start: list[Path]) -> RuntimeCompression:
+    """Start the runtime's compression thread for this build (copy_runtime waits for it)."""
+    job = RuntimeCompression(head_start, cache)
+    _COMPRESSING[outdir] = (cache, job)
+    return job
+
+
 def _short_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
@@ -253,7 +260,6 @@ def stage(app: Sphinx) -> None:
         pins, package = _check_runtime(node_modules)
     except ConfigError as exc:
         raise SystemExit(f"sphinx-access-checker: {exc}") from None
-    compress.adopt_flat_layout(cache, (RUNTIME_GROUP, STATIC_GROUP))
 
     # The npm boot files that every runtime ships as they are: when the cache lacks their
     # compressed copies (looked up by their pinned digests), brotli starts on them now, in the
@@ -262,8 +268,7 @@ def stage(app: Sphinx) -> None:
                   if name not in UNSERVED and name != "python_stdlib.zip"}
     background = None
     if app.parallel <= 1 and not compress.cached(boot_files.values(), cache, group=RUNTIME_GROUP):
-        background = RuntimeCompression([package / name for name in sorted(boot_files)], cache)
-        _COMPRESSING[outdir] = (cache, background)
+        background = _compress_in_background(outdir, cache, [package / name for name in sorted(boot_files)])
     try:
         runtime, wheel_path, policy_name, policy_version, ui = _stage_files(config, pins, package, cache)
         runtime_work = compress.Siblings(compress.originals(runtime_root / runtime, skip=UNSERVED), cache,
@@ -273,8 +278,7 @@ def stage(app: Sphinx) -> None:
             background.hand(None)
         raise
     if background is None and runtime_work.missing and app.parallel <= 1:
-        background = RuntimeCompression([], cache)  # only the standard library (or another staged file) changed
-        _COMPRESSING[outdir] = (cache, background)
+        background = _compress_in_background(outdir, cache, [])  # only the stdlib (or another staged file) changed
     if background is not None:
         logger.info("access-checker: compressing the runtime with brotli and gzip in the background while Sphinx "
                     "builds the pages (once: the results are cached)")

@@ -40,7 +40,6 @@ import gzip
 import hashlib
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -59,8 +58,6 @@ CODINGS: Final = ((".br", "br"), (".gz", "gzip"))
 FOLDER: Final = "compressed"
 INDEX: Final = "index.json"
 STALE_SECONDS: Final = 3600
-# An entry of the layout before groups, directly in FOLDER: <sha256>.br or <sha256>.gz.
-_FLAT_ENTRY: Final = re.compile(r"[0-9a-f]{64}\.(br|gz)")
 
 
 def brotli_bytes(data: bytes) -> bytes:
@@ -282,22 +279,3 @@ def finish(work: Siblings) -> list[Path]:
         logger.info("access-checker: compressed %d files (brotli 11, gzip 9) in %.1f s; cached in %s",
                     count, work.seconds, work.store)
     return siblings
-
-
-def adopt_flat_layout(cache_dir: Path, groups: Iterable[str]) -> None:
-    """Entries of the layout before groups (``<cache>/compressed/<sha256>.br``) move into the
-    folder of each of ``groups``, so that a cache from an older build is not compressed again;
-    each group's next clean-up drops what it does not use. Call it before any :class:`Siblings`
-    of ``cache_dir`` exists."""
-    root = cache_dir / FOLDER
-    if not root.is_dir():
-        return
-    flat = [p for p in root.iterdir() if p.is_file() and (_FLAT_ENTRY.fullmatch(p.name) or p.name == INDEX)]
-    for path in flat:
-        if path.name != INDEX:
-            for group in groups:
-                target = root / group / path.name
-                target.parent.mkdir(exist_ok=True)
-                if not target.exists():
-                    _place(path, target)
-        path.unlink(missing_ok=True)

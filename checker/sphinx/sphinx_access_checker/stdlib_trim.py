@@ -1,9 +1,10 @@
 """A trimmed standard library for the browser runtime: only what the page's worker loads.
 
 Pyodide's ``python_stdlib.zip`` holds the whole of CPython's standard library (3.0 MB once
-compiled without docstrings and column positions, and deflated); the page's worker loads about a quarter of its
-modules. With ``access_checker_trim_stdlib`` on (the default), the build ships only the modules that
-``stdlib-modules.txt`` lists with the origin ``zip``, taken from the compile step's output
+compiled without docstrings and column positions, and deflated); the page's worker loads about
+a quarter of its modules. With ``access_checker_trim_stdlib`` on (the default), the build ships
+only the modules that ``stdlib-modules.txt`` lists with the origin ``zip``, taken from the
+compile step's output
 (``.pyc``; the npm sources when ``access_checker_compile`` is off), in a zip *stored without
 compression*, so that the host's HTTP compression (brotli, gzip) works across all its files
 instead of meeting already-deflated members. The zip is deterministic (sorted members, fixed

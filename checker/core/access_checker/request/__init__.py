@@ -13,7 +13,8 @@ bounds, labels, hints, messages); the modules below derive from it:
 - :mod:`~access_checker.request.model`: the records (:class:`UpgradeRequest`, …);
 - :mod:`~access_checker.request.validation`: documents, the account context and the form's
   result; :mod:`~access_checker.request.form_reader` reads the form's inputs, and
-  :mod:`~access_checker.request.text_checks` holds the text checks both share;
+  :mod:`~access_checker.request.text_checks` holds the text checks both share, and
+  :mod:`~access_checker.request.prepared` keeps what they derive once per policy and table;
 - :mod:`~access_checker.request.document`: the canonical document and the records;
 - :mod:`~access_checker.request.schema`: the JSON Schema;
 - :mod:`~access_checker.request.outputs`: the ticket text and the ``mailto:`` link.

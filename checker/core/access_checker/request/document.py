@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from access_checker.request.fields import FIELDS, Field, member
 from access_checker.request.model import UpgradeRequest
+from access_checker.request.prepared import for_the_last
 
 
 def _pairs(value: object) -> list[tuple[object, object]]:
@@ -55,7 +56,6 @@ def typed(f: Field, value: object) -> object:
 
 
 _CONVERTED_KINDS = frozenset({"choices", "project-levels", "object"})  # the kinds typed() changes
-_last: list[tuple[tuple[Field, ...], tuple[tuple[str, Field | None], ...], bool]] = []
 
 
 def converted(f: Field) -> bool:
@@ -63,14 +63,12 @@ def converted(f: Field) -> bool:
     return f.kind in _CONVERTED_KINDS
 
 
+@for_the_last
 def _record_fields(fields: tuple[Field, ...]) -> tuple[tuple[tuple[str, Field | None], ...], bool]:
     """(name, field when typed() changes its values) of the record's fields, and whether they
-    are the record's own fields in its order, for the table last asked about: a valid form
-    makes a record on every key stroke."""
-    if not _last or _last[0][0] is not fields:
-        plan = tuple((f.name, f if converted(f) else None) for f in fields if f.kind != "constant")
-        _last[:] = [(fields, plan, tuple(name for name, _ in plan) == UpgradeRequest._fields)]
-    return _last[0][1], _last[0][2]
+    are the record's own fields in its order (a valid form makes a record on every key stroke)."""
+    plan = tuple((f.name, f if converted(f) else None) for f in fields if f.kind != "constant")
+    return plan, tuple(name for name, _ in plan) == UpgradeRequest._fields
 
 
 def record_of(values: Mapping[str, object], fields: tuple[Field, ...] = FIELDS) -> UpgradeRequest:

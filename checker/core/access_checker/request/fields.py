@@ -19,6 +19,7 @@ from typing import Final, Literal, NamedTuple
 
 from access_checker.policy import Policy
 from access_checker.request.model import KIND, VERSION, Account, Resources
+from access_checker.request.prepared import for_the_last
 from access_checker.text import EDGE_BAD
 
 Kind = Literal[
@@ -254,14 +255,10 @@ def _filled(f: Field, policy: Policy) -> Field:
     ))
 
 
-_last: list[tuple[Policy, tuple[Field, ...]]] = []
-
-
+@for_the_last  # the form asks on every key stroke
 def fields_for(policy: Policy) -> tuple[Field, ...]:
     """:data:`FIELDS` with the policy's limits, choices and links filled in."""
-    if not _last or _last[0][0] is not policy:  # the form asks on every key stroke
-        _last[:] = [(policy, tuple(_filled(f, policy) for f in FIELDS))]
-    return _last[0][1]
+    return tuple(_filled(f, policy) for f in FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ strings of HTML inputs, a checkbox as a bool or ``"on"``; each input gets at mos
 keyed by its name (``group.field`` in a group). Fields the form does not know are ignored.
 
 The form is read on every key stroke, so the table is not interpreted each time: a reader
-per answer, with its bounds, choices and messages bound in, is made when ``fields_for()``
-hands over a new table.
+per answer, with its bounds, choices and messages bound in, is made once per table
+(:mod:`~access_checker.request.prepared`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from access_checker.request.fields import Field, answer_fields
+from access_checker.request.prepared import for_the_last
 from access_checker.request.text_checks import count, text_check
 from access_checker.text import STRIP, LazyPattern, normalise
 
@@ -105,15 +106,10 @@ _READERS: Final[dict[str, Callable[[Field], Reader]]] = {
     "line": _text, "email": _text, "paragraphs": _text, "integer": _integer, "choices": _choices, "accept": _accept,
 }
 
-_last: list[tuple[tuple[Field, ...], tuple[tuple[str, str, str, Reader], ...]]] = []
-
-
+@for_the_last
 def _readers(fields: tuple[Field, ...]) -> tuple[tuple[str, str, str, Reader], ...]:
-    """(path, group, name, reader) of each answer, for the table last asked about."""
-    if not _last or _last[0][0] is not fields:
-        _last[:] = [(fields, tuple((path, *path.rpartition(".")[::2], _READERS[f.kind](f))
-                                   for path, f in answer_fields(fields)))]
-    return _last[0][1]
+    """(path, group, name, reader) of each answer."""
+    return tuple((path, *path.rpartition(".")[::2], _READERS[f.kind](f)) for path, f in answer_fields(fields))
 
 
 def read_form(form: Mapping[str, object], fields: tuple[Field, ...]) -> tuple[dict[str, str], dict[str, object]]:

@@ -1,8 +1,7 @@
 """A text field's checks, shared by documents and the form, prepared once per field.
 
 The form is checked on every key stroke, so each field's patterns are compiled and its
-messages chosen once, keyed by the field's identity (``fields_for()`` returns the same table
-until the policy changes).
+messages chosen once per field (:mod:`~access_checker.request.prepared`).
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import re
 
 from access_checker.request.fields import Field
+from access_checker.request.prepared import per_object
 from access_checker.text import EDGE_SPACE, LazyPattern, rejection
 
 _patterns: dict[str, LazyPattern] = {}
@@ -35,10 +35,9 @@ def count(n: int) -> str:
 class TextCheck:
     """One text field's checks: lengths in code points, its kind's refused characters, its rules."""
 
-    __slots__ = ("field", "maximum", "minimum", "missing", "multiline", "rules")
+    __slots__ = ("maximum", "minimum", "missing", "multiline", "rules")
 
     def __init__(self, f: Field) -> None:
-        self.field = f  # keeps the field alive while its id() keys this check
         self.multiline = f.kind == "paragraphs"
         self.minimum, self.maximum = f.minimum, f.maximum
         self.missing = f.missing or "Must not be empty."
@@ -64,16 +63,9 @@ class TextCheck:
         return None
 
 
-_checks: dict[int, TextCheck] = {}
-
-
+@per_object
 def text_check(f: Field) -> TextCheck:
-    check = _checks.get(id(f))
-    if check is None or check.field is not f:
-        if len(_checks) > 256:  # the tables of earlier policies
-            _checks.clear()
-        check = _checks[id(f)] = TextCheck(f)
-    return check
+    return TextCheck(f)
 
 
 def text_problem(text: str, f: Field, *, canonical: bool) -> str | None:

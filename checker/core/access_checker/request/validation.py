@@ -24,6 +24,7 @@ from access_checker.request.document import converted, document_of, plain, recor
 from access_checker.request.fields import FIELDS, Field, context_field, fields_for
 from access_checker.request.form_reader import in_order, json_int, read_form
 from access_checker.request.model import Account, AccountCheck, FormResult, Problem, RequestError, UpgradeRequest
+from access_checker.request.prepared import for_the_last, per_object
 from access_checker.request.text_checks import matches, text_problem
 from access_checker.text import normalise, quoted
 
@@ -112,18 +113,10 @@ def _check_choices(f: Field, value: object, path: str, out: list[Problem]) -> ob
     return in_order(seen, known) if len(out) == before else _BAD
 
 
-_level_ids_of: dict[int, tuple[Field, list[str], list[str]]] = {}
-
-
+@per_object  # the form checks the account's levels on every key stroke
 def _level_ids(f: Field) -> tuple[list[str], list[str]]:
-    """A project-levels field's project ids and level ids (kept: the form checks the account's
-    levels on every key stroke)."""
-    kept = _level_ids_of.get(id(f))
-    if kept is None or kept[0] is not f:
-        if len(_level_ids_of) > 64:  # the tables of earlier policies
-            _level_ids_of.clear()
-        kept = _level_ids_of[id(f)] = (f, [k.value for k in f.keys], [c.value for c in f.choices])
-    return kept[1], kept[2]
+    """A project-levels field's project ids and level ids."""
+    return [k.value for k in f.keys], [c.value for c in f.choices]
 
 
 def _check_levels(f: Field, value: object, path: str, out: list[Problem]) -> object:
@@ -188,19 +181,12 @@ def from_document(doc: object, policy: Policy) -> UpgradeRequest:
 # The form
 
 
-_AccountPlan = tuple[Field, tuple[tuple[Field, str, bool], ...], frozenset[str]]
-_last_account: list[tuple[tuple[Field, ...], _AccountPlan]] = []
-
-
-def _account_plan(fields: tuple[Field, ...]) -> _AccountPlan:
+@for_the_last  # the form checks the account on every key stroke
+def _account_plan(fields: tuple[Field, ...]) -> tuple[Field, tuple[tuple[Field, str, bool], ...], frozenset[str]]:
     """The context field, its children with their paths (and whether typed() changes their
-    values), and their names, for the table last asked about (the form checks the account on
-    every key stroke)."""
-    if not _last_account or _last_account[0][0] is not fields:
-        f = context_field(fields)
-        _last_account[:] = [(fields, (f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children),
-                                      frozenset(c.name for c in f.children)))]
-    return _last_account[0][1]
+    values), and their names."""
+    f = context_field(fields)
+    return f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children), frozenset(c.name for c in f.children)
 
 
 def check_account(account: Account | Mapping[str, object], policy: Policy) -> AccountCheck:
