@@ -33,7 +33,11 @@ def wait_new_document(page: Page, url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if page.url.startswith(url) and page.evaluate("!window.__left && document.readyState === 'complete'"):
+            # One evaluation in the document itself: page.url can still name the old page while
+            # the script already runs in a page in between (the provider's sign-out page, which
+            # submits its own form once loaded, so its context goes away right after).
+            if page.evaluate("""url => location.href.startsWith(url) && !window.__left
+                                && document.readyState === 'complete'""", url):
                 return
         except PlaywrightError:  # the context went away mid-navigation
             pass

@@ -71,10 +71,15 @@ def _record_fields(fields: tuple[Field, ...]) -> tuple[tuple[tuple[str, Field | 
     return plan, tuple(name for name, _ in plan) == UpgradeRequest._fields
 
 
-def record_of(values: Mapping[str, object], fields: tuple[Field, ...] = FIELDS) -> UpgradeRequest:
-    """The record of checked values (constants are not part of it)."""
+def record_of(values: Mapping[str, object], fields: tuple[Field, ...] = FIELDS, *,
+              typed_already: bool = False) -> UpgradeRequest:
+    """The record of checked values (constants are not part of it); ``typed_already`` when the
+    values are already in the record's shape (as the form reads them)."""
     plan, in_order = _record_fields(fields)
-    items = [values.get(name) if f is None else typed(f, values.get(name)) for name, f in plan]
+    if typed_already:
+        items = [values.get(name) for name, _ in plan]
+    else:
+        items = [values.get(name) if f is None else typed(f, values.get(name)) for name, f in plan]
     if in_order:
         return UpgradeRequest._make(items)
     return UpgradeRequest(**cast(dict[str, Any], {name: item for (name, _), item in zip(plan, items, strict=True)}))

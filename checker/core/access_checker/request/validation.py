@@ -30,7 +30,6 @@ from access_checker.text import normalise, quoted
 
 _BAD: Final = object()  # a value that has a problem (the problem is recorded)
 _PLAIN_KEY: Final = re.compile("[A-Za-z0-9_$-]{1,40}")
-_TEXTS: Final = ("line", "email", "paragraphs")
 
 
 def _key(key: object) -> str:
@@ -51,41 +50,56 @@ def _problem(out: list[Problem], path: str, message: str) -> object:
     return _BAD
 
 
+Check = Callable[[Field, object, str, list[Problem]], object]
+"""Checks a value of a field (not None when the field is nullable): the checked value (JSON
+data, ids in policy order), or _BAD with the problems added to the list."""
+
+
 def _check(f: Field, value: object, path: str, out: list[Problem]) -> object:
-    """The checked value (JSON data, ids in policy order), or _BAD with the problems in ``out``."""
     if value is None and f.nullable:
         return None
-    kind = f.kind
-    if kind == "constant":
-        same = json_int(value) == f.value if isinstance(f.value, int) else isinstance(value, str) and value == f.value
-        return f.value if same else _problem(out, path, f.invalid)
-    if kind == "token":
-        if not (isinstance(value, str) and f.minimum <= len(value) <= f.maximum):
-            return _problem(out, path, f.rules[0][1])
-        failed = next((message for pattern, message in f.rules if not matches(pattern, value)), None)
-        return value if failed is None else _problem(out, path, failed)
-    if kind in _TEXTS:
-        if not isinstance(value, str):
-            if f.nullable:
-                return _problem(out, path, "Must be a string or null.")
-            return _problem(out, path, "Must be a string." if value is not None else "Must be a string, not null.")
-        message = text_problem(value, f, canonical=True)
-        return value if message is None else _problem(out, path, message)
-    if kind == "choices":
-        return _check_choices(f, value, path, out)
-    if kind == "integer":
-        number = json_int(value)
-        if number is None:
-            return _problem(out, path, f"Must be a JSON integer (a whole number without quotes) from {f.minimum} to {f.maximum}.")
-        if not f.minimum <= number <= f.maximum:
-            return _problem(out, path, f"Must be a whole number from {f.minimum} to {f.maximum}.")
-        return number
-    if kind == "accept":
-        return True if value is True else _problem(out, path, f.invalid)
-    if kind == "boolean":
-        return value if isinstance(value, bool) else _problem(out, path, "Must be true or false.")
-    if kind == "project-levels":
-        return _check_levels(f, value, path, out)
+    return _CHECKS[f.kind](f, value, path, out)
+
+
+def _check_constant(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    same = json_int(value) == f.value if isinstance(f.value, int) else isinstance(value, str) and value == f.value
+    return f.value if same else _problem(out, path, f.invalid)
+
+
+def _check_token(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    if not (isinstance(value, str) and f.minimum <= len(value) <= f.maximum):
+        return _problem(out, path, f.rules[0][1])
+    failed = next((message for pattern, message in f.rules if not matches(pattern, value)), None)
+    return value if failed is None else _problem(out, path, failed)
+
+
+def _check_text(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    if not isinstance(value, str):
+        if f.nullable:
+            return _problem(out, path, "Must be a string or null.")
+        return _problem(out, path, "Must be a string." if value is not None else "Must be a string, not null.")
+    message = text_problem(value, f, canonical=True)
+    return value if message is None else _problem(out, path, message)
+
+
+def _check_integer(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    number = json_int(value)
+    if number is None:
+        return _problem(out, path, f"Must be a JSON integer (a whole number without quotes) from {f.minimum} to {f.maximum}.")
+    if not f.minimum <= number <= f.maximum:
+        return _problem(out, path, f"Must be a whole number from {f.minimum} to {f.maximum}.")
+    return number
+
+
+def _check_accept(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    return True if value is True else _problem(out, path, f.invalid)
+
+
+def _check_boolean(f: Field, value: object, path: str, out: list[Problem]) -> object:
+    return value if isinstance(value, bool) else _problem(out, path, "Must be true or false.")
+
+
+def _check_object(f: Field, value: object, path: str, out: list[Problem]) -> object:
     if not isinstance(value, dict):
         return _problem(out, path, f.invalid or f"Must be an object with {' and '.join(c.name for c in f.children)}.")
     before = len(out)
@@ -151,6 +165,13 @@ def _members(children: tuple[Field, ...], value: Mapping[object, object], path: 
     return clean
 
 
+_CHECKS: Final[dict[str, Check]] = {
+    "constant": _check_constant, "token": _check_token, "line": _check_text, "email": _check_text,
+    "paragraphs": _check_text, "choices": _check_choices, "integer": _check_integer, "accept": _check_accept,
+    "boolean": _check_boolean, "project-levels": _check_levels, "object": _check_object,
+}
+
+
 def check_document(doc: object, fields: tuple[Field, ...]) -> tuple[list[Problem], dict[str, object] | None]:
     """The problems of a parsed JSON document, and its checked values when there are none."""
     if not isinstance(doc, dict):
@@ -182,11 +203,14 @@ def from_document(doc: object, policy: Policy) -> UpgradeRequest:
 
 
 @for_the_last  # the form checks the account on every key stroke
-def _account_plan(fields: tuple[Field, ...]) -> tuple[Field, tuple[tuple[Field, str, bool], ...], frozenset[str]]:
-    """The context field, its children with their paths (and whether typed() changes their
-    values), and their names."""
+def _account_plan(
+    fields: tuple[Field, ...],
+) -> tuple[Field, tuple[tuple[Field, str, Check, bool], ...], frozenset[str]]:
+    """The context field; its children with their paths, their kind's check and whether
+    typed() changes their values; and their names."""
     f = context_field(fields)
-    return f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children), frozenset(c.name for c in f.children)
+    children = tuple((c, _join(f.name, c.name), _CHECKS[c.kind], converted(c)) for c in f.children)
+    return f, children, frozenset(c.name for c in f.children)
 
 
 def check_account(account: Account | Mapping[str, object], policy: Policy) -> AccountCheck:
@@ -199,18 +223,18 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
     f, children, names = _account_plan(fields_for(policy))
     raw: Mapping[str, object] = document_of(account, f.children) if isinstance(account, tuple) else account
     out: list[Problem] = []
-    clean: dict[str, object] = {}
-    for c, where, convert in children:  # each one present (a missing key means its default)
+    clean: list[object] = []
+    for c, where, check, convert in children:  # each one present (a missing key means its default)
         value = raw.get(c.name, c.default)
         if isinstance(value, str):
             if c.nullable:
                 value = normalise(value, False) or None
         elif value is not None and type(value) is not dict and not isinstance(value, bool) and isinstance(value, Mapping):
             value = dict(value)  # the checks take dicts
-        checked = _check(c, value, where, out)
+        checked = None if value is None and c.nullable else check(c, value, where, out)
         if checked is _BAD:
             checked = c.default
-        clean[c.name] = typed(c, checked) if convert else checked
+        clean.append(typed(c, checked) if convert else checked)
     if not names.issuperset(raw):
         for key in raw:
             if key not in names:
@@ -218,7 +242,8 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
     errors: dict[str, str] = {}
     for problem in out:
         errors.setdefault(problem.field, problem.message)
-    carried = f.record(**clean) if f.record is not None else None
+    # Positional: a test holds each record's attributes in its table's order.
+    carried = f.record(*clean) if f.record is not None else None
     assert isinstance(carried, Account)
     return AccountCheck(carried, errors)
 
@@ -270,7 +295,7 @@ def validate_form(
     if errors:
         return FormResult(errors, None)
     values.update(_stamps(policy, clock, new_id))
-    return FormResult({}, record_of(values, fields))
+    return FormResult({}, record_of(values, fields, typed_already=True))
 
 
 def new_request(
