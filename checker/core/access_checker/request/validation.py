@@ -21,7 +21,7 @@ from typing import Final
 
 from access_checker.policy import Policy
 from access_checker.request.document import converted, document_of, plain, record_of, typed
-from access_checker.request.fields import FIELDS, Field, context_field, fields_for
+from access_checker.request.fields import FIELDS, Field, Kind, context_field, fields_for
 from access_checker.request.form_reader import in_order, json_int, read_form
 from access_checker.request.model import Account, AccountCheck, FormResult, Problem, RequestError, UpgradeRequest
 from access_checker.request.prepared import for_the_last, per_object
@@ -165,7 +165,7 @@ def _members(children: tuple[Field, ...], value: Mapping[object, object], path: 
     return clean
 
 
-_CHECKS: Final[dict[str, Check]] = {
+_CHECKS: Final[dict[Kind, Check]] = {
     "constant": _check_constant, "token": _check_token, "line": _check_text, "email": _check_text,
     "paragraphs": _check_text, "choices": _check_choices, "integer": _check_integer, "accept": _check_accept,
     "boolean": _check_boolean, "project-levels": _check_levels, "object": _check_object,
@@ -203,14 +203,11 @@ def from_document(doc: object, policy: Policy) -> UpgradeRequest:
 
 
 @for_the_last  # the form checks the account on every key stroke
-def _account_plan(
-    fields: tuple[Field, ...],
-) -> tuple[Field, tuple[tuple[Field, str, Check, bool], ...], frozenset[str]]:
-    """The context field; its children with their paths, their kind's check and whether
-    typed() changes their values; and their names."""
+def _account_plan(fields: tuple[Field, ...]) -> tuple[Field, tuple[tuple[Field, str, bool], ...], frozenset[str]]:
+    """The context field, its children with their paths (and whether typed() changes their
+    values), and their names."""
     f = context_field(fields)
-    children = tuple((c, _join(f.name, c.name), _CHECKS[c.kind], converted(c)) for c in f.children)
-    return f, children, frozenset(c.name for c in f.children)
+    return f, tuple((c, _join(f.name, c.name), converted(c)) for c in f.children), frozenset(c.name for c in f.children)
 
 
 def check_account(account: Account | Mapping[str, object], policy: Policy) -> AccountCheck:
@@ -224,14 +221,14 @@ def check_account(account: Account | Mapping[str, object], policy: Policy) -> Ac
     raw: Mapping[str, object] = document_of(account, f.children) if isinstance(account, tuple) else account
     out: list[Problem] = []
     clean: list[object] = []
-    for c, where, check, convert in children:  # each one present (a missing key means its default)
+    for c, where, convert in children:  # each one present (a missing key means its default)
         value = raw.get(c.name, c.default)
         if isinstance(value, str):
             if c.nullable:
                 value = normalise(value, False) or None
         elif value is not None and type(value) is not dict and not isinstance(value, bool) and isinstance(value, Mapping):
             value = dict(value)  # the checks take dicts
-        checked = None if value is None and c.nullable else check(c, value, where, out)
+        checked = _check(c, value, where, out)
         if checked is _BAD:
             checked = c.default
         clean.append(typed(c, checked) if convert else checked)
