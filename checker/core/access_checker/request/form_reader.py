@@ -109,12 +109,11 @@ def _accept(f: Field, path: str) -> Reader:
 
 
 def _group(f: Field) -> Reader:
-    """A group's inputs (``group.field``), read into the group's record (a dict without one)."""
+    """A group's inputs (``group.field``), read into the group's record."""
     readers = [_READERS[c.kind](c, path) for path, c in answer_fields((f,))]
     record = f.record
     if record is None:
-        names = [c.name for c in f.children]
-        return lambda form, errors: {name: read(form, errors) for name, read in zip(names, readers, strict=True)}
+        raise ValueError(f"the group of answers {f.name!r} needs a record (Field.record) to hold them")
     # Positional: a test holds each record's attributes in its table's order.
     return lambda form, errors: record(*[read(form, errors) for read in readers])
 
